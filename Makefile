@@ -1,0 +1,36 @@
+# Kindred — the two commands. `make run` starts a dev server with its own Redis; `make test`
+# runs the whole suite. Both install missing Debian packages and build first.
+# Thin on purpose: the build lives in CMakePresets.json, the scripts in scripts/.
+
+PRESET ?= dev
+BUILD_DIR := build/$(PRESET)
+# CI turns warnings into errors.
+CMAKE_FLAGS := $(if $(CI),-DKINDRED_WERROR=ON,)
+
+.PHONY: run test build deps configure fuzz format clean
+
+run: build
+	scripts/run-dev.sh $(BUILD_DIR)
+
+test: build
+	scripts/run-tests.sh $(BUILD_DIR) $(PRESET)
+
+deps:
+	@scripts/install-deps.sh
+
+configure: deps
+	@if [ ! -f $(BUILD_DIR)/build.ninja ] || [ -n "$(CMAKE_FLAGS)" ]; then \
+	  cmake --preset $(PRESET) $(CMAKE_FLAGS) >/dev/null; fi
+
+build: configure
+	cmake --build --preset $(PRESET)
+
+fuzz:
+	@scripts/install-deps.sh fuzz
+	scripts/run-fuzz.sh
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf build

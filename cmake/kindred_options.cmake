@@ -1,0 +1,34 @@
+# kindred_options.cmake — build switches, shared as INTERFACE targets (never global flags).
+#   kindred::warnings   — our warning set; link PRIVATE from every target we own.
+#   kindred::sanitizers — KINDRED_SANITIZE flags; link PUBLIC so executables inherit them.
+
+option(KINDRED_WERROR "Treat warnings as errors (CI turns this on)" OFF)
+option(KINDRED_BUILD_TESTS "Build the test suites" ON)
+option(KINDRED_FUZZ "Build libFuzzer targets (needs clang)" OFF)
+set(KINDRED_SANITIZE "" CACHE STRING "Comma-separated sanitizers: address,undefined or thread")
+
+find_program(KINDRED_CCACHE ccache)
+if(KINDRED_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${KINDRED_CCACHE})
+endif()
+
+add_library(kindred_warnings INTERFACE)
+add_library(kindred::warnings ALIAS kindred_warnings)
+target_compile_options(kindred_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
+  -Wcast-align -Wimplicit-fallthrough -Wnull-dereference
+  $<$<BOOL:${KINDRED_WERROR}>:-Werror>)
+
+add_library(kindred_sanitizers INTERFACE)
+add_library(kindred::sanitizers ALIAS kindred_sanitizers)
+if(KINDRED_SANITIZE)
+  target_compile_options(kindred_sanitizers INTERFACE
+    -fsanitize=${KINDRED_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(kindred_sanitizers INTERFACE -fsanitize=${KINDRED_SANITIZE})
+endif()
+
+# Debug builds: -g1 keeps line tables for backtraces but halves the debug info that Beast's
+# templates produce, which is most of a Debug link's time here.
+if(CMAKE_BUILD_TYPE STREQUAL "Debug")
+  string(REPLACE "-g" "-g1" CMAKE_CXX_FLAGS_DEBUG "${CMAKE_CXX_FLAGS_DEBUG}")
+endif()

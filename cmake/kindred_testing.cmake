@@ -1,0 +1,25 @@
+# kindred_testing.cmake — kindred_add_test(): one GoogleTest executable, registered with ctest.
+#   kindred_add_test(NAME kindred_protocol_tests SOURCES a_test.cpp LIBS kindred::protocol
+#                    LABELS unit [TIMEOUT 60] [RUN_SERIAL])
+# Labels in use: unit (no network, no clock), redis (starts a real redis-server),
+# integration (real server processes), fuzz.
+include(GoogleTest)
+
+function(kindred_add_test)
+  cmake_parse_arguments(T "RUN_SERIAL" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT KINDRED_BUILD_TESTS)
+    return()
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main
+                                          kindred::warnings kindred::sanitizers)
+  set(props LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
+  if(T_RUN_SERIAL)
+    list(APPEND props RUN_SERIAL TRUE)
+  endif()
+  # PRE_TEST: list the tests when ctest runs, not after every link (saves build time).
+  gtest_discover_tests(${T_NAME} DISCOVERY_MODE PRE_TEST PROPERTIES ${props})
+endfunction()

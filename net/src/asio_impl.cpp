@@ -1,0 +1,2 @@
+// asio_impl.cpp — the one translation unit that compiles Asio's implementation.
+#include <boost/asio/impl/src.hpp>
