@@ -21,5 +21,6 @@ function(kindred_add_test)
     list(APPEND props RUN_SERIAL TRUE)
   endif()
   # PRE_TEST: list the tests when ctest runs, not after every link (saves build time).
-  gtest_discover_tests(${T_NAME} DISCOVERY_MODE PRE_TEST PROPERTIES ${props})
+  gtest_discover_tests(${T_NAME} DISCOVERY_MODE PRE_TEST TEST_PREFIX "${T_NAME}."
+                       PROPERTIES ${props})
 endfunction()

@@ -1,0 +1,31 @@
+// base64.hpp — standard base64 with padding (RFC 4648 §4), the contract's encoding for keys,
+// nonces, signatures and ciphertext. Pure functions; safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kindred::protocol {
+
+std::string base64_encode(std::span<const std::uint8_t> bytes);
+
+// Strict: the length must be a multiple of 4, only the standard alphabet, '=' only as the last
+// one or two characters, and the unused bits before the padding must be zero. So every byte
+// string has exactly one accepted encoding and decode → encode gives back the same text.
+std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text);
+
+// Bytes that `encoded_chars` characters of padded base64 can hold at most, and the number of
+// characters `bytes` bytes take. Used to size-check before decoding.
+constexpr std::size_t base64_encoded_size(std::size_t bytes) {
+    return (bytes + 2) / 3 * 4;
+}
+constexpr std::size_t base64_max_decoded_size(std::size_t encoded_chars) {
+    return encoded_chars / 4 * 3;
+}
+
+} // namespace kindred::protocol

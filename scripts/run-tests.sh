@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# run-tests.sh — `make test`: the whole suite against the real parts, then a short fuzz run.
+# ctest runs unit tests (no network), redis tests (each starts its own redis-server on a private
+# socket) and integration tests (real kindred-server processes on loopback).
+# Usage: scripts/run-tests.sh BUILD_DIR [PRESET]     (env: KINDRED_FUZZ_SECONDS, default 20; 0 skips)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${1:-build/dev}
+status=0
+start=$(date +%s)
+ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j2 || status=$?
+
+fuzz_seconds=${KINDRED_FUZZ_SECONDS:-20}
+if [[ $fuzz_seconds -gt 0 ]]; then
+  if command -v clang++ >/dev/null && ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
+    scripts/run-fuzz.sh "$fuzz_seconds" || status=1
+  else
+    echo "fuzz: skipped (clang with libFuzzer not installed; 'make fuzz' installs it)"
+  fi
+fi
+echo "tests: finished in $(( $(date +%s) - start )) s, exit status $status"
+exit $status
