@@ -16,7 +16,7 @@ add_library(kindred_warnings INTERFACE)
 add_library(kindred::warnings ALIAS kindred_warnings)
 target_compile_options(kindred_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
-  -Wcast-align -Wimplicit-fallthrough -Wnull-dereference
+  -Wcast-align -Wimplicit-fallthrough
   $<$<BOOL:${KINDRED_WERROR}>:-Werror>)
 
 add_library(kindred_sanitizers INTERFACE)

@@ -1,0 +1,95 @@
+// config.hpp — kindred-server configuration: defaults < config file < KINDRED_* env < flags.
+// Loading is pure (argv, an env map and a file reader go in; a config or one error message
+// comes out), so every precedence and error rule is unit-tested without touching the process.
+// Threading: a loaded config is immutable and shared read-only by every thread.
+#pragma once
+
+#include <boost/json/array.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kindred::server {
+
+struct language {
+    std::string id;
+    std::string label;
+};
+
+struct tag {
+    std::string id;
+    std::vector<std::pair<std::string, std::string>> labels; // language id → text, file order
+};
+
+struct limits_config {
+    std::uint32_t max_frame_bytes = 65536;
+    std::uint32_t outbound_queue_bytes = 1048576;
+    std::uint32_t messages_per_second = 20;
+    std::uint32_t message_burst = 40;
+    std::uint32_t max_bad_messages = 10;
+    std::uint32_t handshake_timeout_s = 10;
+    std::uint32_t idle_ping_s = 30;
+};
+
+struct timing_config {
+    std::uint32_t seeker_grace_s = 120;
+    std::uint32_t peer_grace_s = 60;
+    std::uint32_t relax_after_s = 60;
+    std::uint32_t purge_after_end_s = 300;
+    std::uint32_t conversation_max_s = 86400;
+    std::uint32_t imminent_ack_s = 30;
+    std::uint32_t high_ack_s = 120;
+    std::uint32_t redis_command_timeout_ms = 1000;
+    std::uint32_t heartbeat_s = 5;
+    std::uint32_t shutdown_grace_s = 5;
+};
+
+struct config {
+    std::string listen = "127.0.0.1:8080"; // as given; listen_host/listen_port are parsed
+    std::string listen_host = "127.0.0.1";
+    std::uint16_t listen_port = 8080;
+    std::uint32_t threads = 0; // 0 = one per core (resolved by main)
+    std::string redis = "tcp://127.0.0.1:6379";
+    std::string instance_id; // empty = random at start-up (resolved by main)
+    bool dev_mode = false;
+    std::vector<std::string> allowed_origins;
+    std::string web_root = "web";
+    std::string log_level = "info";
+    std::string port_file;   // empty = none
+    std::string config_file; // the file that was loaded, empty when none
+    limits_config limits;
+    timing_config timing;
+    std::vector<language> languages;
+    std::vector<tag> tags;
+    boost::json::array crisis_resources; // passed through to /v1/config as written
+};
+
+using env_map = std::map<std::string, std::string>;
+// Returns the file's text, or nullopt when it cannot be read.
+using file_reader = std::function<std::optional<std::string>(const std::string& path)>;
+
+struct load_result {
+    enum class action { run, help, fail };
+    action what = action::fail;
+    config cfg;       // valid when what == run
+    std::string text; // help text (help) or one error message naming the option (fail)
+};
+
+// args excludes argv[0]. Precedence: defaults < file (--config or KINDRED_CONFIG) < env < flags.
+load_result load_config(const std::vector<std::string>& args, const env_map& env,
+                        const file_reader& read_file);
+
+// The environment of this process as a map (only KINDRED_* variables are kept).
+env_map process_environment();
+// Reads a whole file; nullopt when it cannot be opened.
+std::optional<std::string> read_text_file(const std::string& path);
+
+// Help text listing every option (what --help prints).
+std::string help_text();
+
+} // namespace kindred::server

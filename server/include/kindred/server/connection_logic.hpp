@@ -1,0 +1,104 @@
+// connection_logic.hpp — the per-connection protocol state machine, without I/O: a text frame
+// (or the result of a session lookup) goes in; the frames to send, an optional close code and
+// an optional session request to start come out. websocket_session.cpp performs the I/O.
+// Threading: not synchronised; one instance per connection, used on that connection's strand.
+#pragma once
+
+#include <kindred/protocol/error.hpp>
+#include <kindred/protocol/messages.hpp>
+#include <kindred/server/token_bucket.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kindred::server {
+
+// WebSocket close codes the server uses.
+namespace close_codes {
+inline constexpr std::uint16_t normal = 1000;
+inline constexpr std::uint16_t unsupported_data = 1003; // binary frame
+inline constexpr std::uint16_t bad_payload = 1007;      // invalid UTF-8 (Beast sends it)
+inline constexpr std::uint16_t policy = 1008;           // not_authenticated, too many bad
+inline constexpr std::uint16_t too_big = 1009;          // over max_frame_bytes (Beast sends it)
+inline constexpr std::uint16_t internal_error = 1011;
+inline constexpr std::uint16_t service_restart = 1012; // shutdown
+inline constexpr std::uint16_t taken_over = 4001;      // the session was resumed elsewhere
+} // namespace close_codes
+
+struct outbound_frame {
+    std::string type;                      // "ok", "error", "pong", ... (for metrics)
+    std::string text;                      // the JSON text
+    std::optional<std::string> error_code; // set for "error" frames (for metrics)
+};
+
+// Work the I/O layer starts after sending the frames; it reports back via on_session_result.
+struct session_request {
+    enum class kind { create, resume };
+    kind what = kind::create;
+    protocol::role role = protocol::role::seeker; // create
+    std::string resume_token;                     // resume; never log it
+};
+
+struct logic_output {
+    std::string in_type; // metrics label of the frame handled: a known type or "invalid"
+    std::vector<outbound_frame> frames;
+    std::optional<std::uint16_t> close; // after the frames
+    std::string close_reason;
+    std::optional<session_request> session;
+};
+
+struct session_result {
+    enum class status { ok, not_found, unavailable };
+    status what = status::unavailable;
+    std::string session_id;
+    protocol::role role = protocol::role::seeker;
+    std::string resume_token;
+};
+
+struct logic_options {
+    std::uint32_t max_bad_messages = 10;
+    double messages_per_second = 20;
+    double message_burst = 40;
+};
+
+// Whether a role may send a message type at all (a role check, not a state check).
+bool role_may_send(protocol::role r, std::string_view type);
+
+class connection_logic {
+public:
+    enum class phase { awaiting_hello, hello_pending, authenticated, closing };
+
+    connection_logic(const logic_options& options, token_bucket::clock::time_point now);
+
+    // One text frame from the client.
+    logic_output on_text(std::string_view text, token_bucket::clock::time_point now);
+    // The answer to the session_request of the last on_text.
+    logic_output on_session_result(const session_result& result);
+    // Another connection resumed this session: close 4001.
+    logic_output on_taken_over();
+
+    phase current() const { return phase_; }
+    std::uint32_t bad_messages() const { return bad_count_; }
+    const std::string& session_id() const { return session_id_; }
+    std::optional<protocol::role> role() const { return role_; }
+
+private:
+    logic_output on_decoded(const std::optional<std::string>& id,
+                            const protocol::client_message& message, logic_output out);
+    logic_output not_authenticated(const std::optional<std::string>& id, logic_output out);
+    logic_output on_bad(const std::optional<std::string>& id, protocol::error_code code,
+                        std::string_view message, logic_output out);
+
+    logic_options options_;
+    token_bucket bucket_;
+    phase phase_ = phase::awaiting_hello;
+    std::uint32_t bad_count_ = 0;
+    std::optional<std::string> pending_id_; // id of the hello waiting for its session
+    std::string session_id_;
+    std::optional<protocol::role> role_;
+};
+
+} // namespace kindred::server

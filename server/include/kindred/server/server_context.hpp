@@ -1,0 +1,27 @@
+// server_context.hpp — what every HTTP and WebSocket session of this instance shares.
+// Threading: the referenced objects are thread-safe (or immutable); draining is atomic.
+// Lifetime: main owns everything referenced here and outlives every session.
+#pragma once
+
+#include <kindred/server/config.hpp>
+#include <kindred/server/connection_registry.hpp>
+#include <kindred/server/http_routes.hpp>
+#include <kindred/server/metrics.hpp>
+#include <kindred/server/session_service.hpp>
+
+#include <atomic>
+#include <string>
+
+namespace kindred::server {
+
+struct server_context {
+    const config& cfg;
+    metrics& stats;
+    const http_routes& routes;
+    connection_registry& connections;
+    session_service& sessions;
+    // Set on SIGTERM/SIGINT: no new WebSockets, no HTTP keep-alive.
+    std::atomic<bool> draining{false};
+};
+
+} // namespace kindred::server

@@ -1,0 +1,31 @@
+// session_service.hpp — what a WebSocket connection needs from session storage: create a
+// seeker session, resume one by token (taking it over from its previous connection), and
+// release it when the connection ends (the grace period starts). session_store implements it
+// on Redis; tests may fake it.
+// Threading: callable from any thread; handlers may run on any thread (post back to yours).
+#pragma once
+
+#include <kindred/protocol/messages.hpp>
+#include <kindred/server/connection_logic.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace kindred::server {
+
+class session_service {
+public:
+    using result_handler = std::function<void(session_result)>;
+    virtual ~session_service() = default;
+
+    // A new session held by connection `conn` of this instance.
+    virtual void create(protocol::role role, std::uint64_t conn, result_handler h) = 0;
+    // The session of `resume_token`, now held by `conn`. A previous holder (this or another
+    // instance) is told to close 4001. Unknown, expired or forged tokens: not_found.
+    virtual void resume(std::string resume_token, std::uint64_t conn, result_handler h) = 0;
+    // The connection ended: if it still holds the session, the session lives for the grace.
+    virtual void release(std::string session_id, std::uint64_t conn) = 0;
+};
+
+} // namespace kindred::server

@@ -1,0 +1,71 @@
+// session_store.hpp — seeker sessions in Redis (session_service on kindred::store::client).
+//   sess:{S}  hash {role, instance, conn, token_hash, created_at}
+//             TTL: connected_ttl while a connection holds it (refreshed), grace after release.
+// S is 128 random bits (base64url); the resume token is "S.secret" with 256 secret bits, and
+// only its BLAKE2b hash (crypto_generichash) is stored, so a Redis dump cannot resume anyone.
+// Each step that reads and writes the hash is one Lua script (server/lua/), so concurrent
+// resumes on several instances cannot both hold a session.
+// Threading: callable from any thread; handlers run on the Redis client's strand.
+// Lifetime: must outlive its pending handlers (main stops the client before destroying it).
+#pragma once
+
+#include <kindred/server/session_service.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kindred::store {
+class client;
+}
+
+namespace kindred::server {
+
+struct session_store_options {
+    std::string instance_id;
+    std::chrono::seconds grace{120};         // after the connection drops
+    std::chrono::seconds connected_ttl{120}; // while connected; refreshed by refresh()
+    // Tell connection `conn` of this instance that `session` was taken over.
+    std::function<void(std::uint64_t conn, const std::string& session)> local_takeover;
+};
+
+class session_store final : public session_service {
+public:
+    session_store(store::client& redis, session_store_options options);
+
+    void create(protocol::role role, std::uint64_t conn, result_handler h) override;
+    void resume(std::string resume_token, std::uint64_t conn, result_handler h) override;
+    void release(std::string session_id, std::uint64_t conn) override;
+    // Refreshes the TTL of sessions still held by these (conn, session) pairs.
+    void refresh(const std::vector<std::pair<std::uint64_t, std::string>>& held);
+
+    // Redis operations started and not yet completed (shutdown waits for zero).
+    std::int64_t in_flight() const { return in_flight_->load(); }
+
+    static std::string session_key(std::string_view session_id);
+    static std::string bus_channel(std::string_view instance_id);
+    // The bus message that tells another instance to close a connection (4001).
+    static std::string takeover_message(std::string_view session_id, std::uint64_t conn);
+    // Parses a takeover message; nullopt for anything else (bus payloads are untrusted).
+    static std::optional<std::pair<std::string, std::uint64_t>>
+    parse_takeover(std::string_view payload);
+    // Splits "S.secret"; nullopt unless both parts have the shape this store issues.
+    static std::optional<std::string> session_of_token(std::string_view token);
+    static std::string token_hash(std::string_view token);
+
+private:
+    store::client& redis_;
+    session_store_options options_;
+    // Shared with pending handlers, which may be destroyed after this store (at shutdown).
+    std::shared_ptr<std::atomic<std::int64_t>> in_flight_ =
+        std::make_shared<std::atomic<std::int64_t>>(0);
+};
+
+} // namespace kindred::server

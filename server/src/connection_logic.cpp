@@ -1,0 +1,226 @@
+// connection_logic.cpp — see connection_logic.hpp. Rules (server/README.md lists them):
+// - every frame first spends a token; without one the answer is rate_limited and the frame
+//   counts towards nothing else;
+// - a frame that does not decode gets its decode error and counts as bad; max_bad_messages
+//   bad frames in a row close 1008; any frame that decodes resets the count;
+// - before hello, any message of another known type (valid or with invalid fields) is
+//   not_authenticated and closes 1008; bad JSON and unknown types get their decode error;
+// - after hello: role check (forbidden), then what exists (ping) or unavailable.
+#include <kindred/protocol/codec.hpp>
+#include <kindred/server/connection_logic.hpp>
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <array>
+
+namespace kindred::server {
+
+namespace {
+
+using protocol::error_code;
+using protocol::role;
+
+outbound_frame error_frame(const std::optional<std::string>& id, error_code code,
+                           std::string_view message,
+                           std::optional<std::int64_t> retry_after_ms = {}) {
+    std::optional<std::string_view> re;
+    if (id) re = *id;
+    return {"error", protocol::encode_error(re, code, message, retry_after_ms),
+            std::string(protocol::to_string(code))};
+}
+
+outbound_frame ok_frame(const std::optional<std::string>& id, boost::json::object fields = {}) {
+    if (id) return {"ok", protocol::encode_ok(*id, fields), std::nullopt};
+    // An ok for a message without id carries no "re" (contract §2: no id, no re).
+    boost::json::object o;
+    o["type"] = "ok";
+    for (auto& kv : fields)
+        o[kv.key()] = kv.value();
+    return {"ok", boost::json::serialize(o), std::nullopt};
+}
+
+// Types any authenticated role may send; then per role.
+constexpr std::array<std::string_view, 9> any_role{
+    "hello", "ping", "send", "receipt", "typing", "sync", "end", "escalate", "moderator_keys"};
+constexpr std::array<std::string_view, 3> seeker_only{"request_match", "cancel_match", "report"};
+constexpr std::array<std::string_view, 9> peer_only{
+    "prekeys",   "register_identity", "shift_start", "shift_pause", "shift_resume",
+    "shift_end", "transfer",          "block",       "report"};
+constexpr std::array<std::string_view, 5> moderator_only{"watch", "acknowledge", "resolve", "join",
+                                                         "ban"};
+
+template <std::size_t N>
+bool in(const std::array<std::string_view, N>& list, std::string_view type) {
+    return std::find(list.begin(), list.end(), type) != list.end();
+}
+
+} // namespace
+
+bool role_may_send(role r, std::string_view type) {
+    if (in(any_role, type)) return true;
+    switch (r) {
+    case role::seeker:
+        return in(seeker_only, type);
+    case role::peer:
+        return in(peer_only, type);
+    case role::moderator:
+        return in(moderator_only, type);
+    }
+    return false;
+}
+
+connection_logic::connection_logic(const logic_options& options,
+                                   token_bucket::clock::time_point now)
+    : options_(options)
+    , bucket_(options.messages_per_second, options.message_burst, now) {}
+
+logic_output connection_logic::on_text(std::string_view text, token_bucket::clock::time_point now) {
+    logic_output out;
+    if (phase_ == phase::closing) {
+        out.in_type = "ignored";
+        return out;
+    }
+    auto decoded = protocol::decode_client_message(text);
+    const auto* failure = std::get_if<protocol::decode_failure>(&decoded.result);
+    // Metrics labels come from the closed set of known types: a bad_message always has a
+    // known type (unknown ones are unknown_type), anything else is "invalid".
+    if (!failure)
+        out.in_type =
+            std::string(protocol::type_name(std::get<protocol::client_message>(decoded.result)));
+    else if (failure->code == error_code::bad_message && !decoded.type.empty())
+        out.in_type = decoded.type;
+    else
+        out.in_type = "invalid";
+
+    if (auto d = bucket_.take(now); !d.allowed) {
+        out.frames.push_back(error_frame(decoded.id, error_code::rate_limited,
+                                         "too many messages; slow down", d.retry_after_ms));
+        return out;
+    }
+    if (phase_ == phase::hello_pending) {
+        // The I/O layer stops reading while a hello is pending; this is only a safety net.
+        out.frames.push_back(error_frame(decoded.id, error_code::conflict, "hello in progress"));
+        return out;
+    }
+    if (failure && phase_ == phase::awaiting_hello && failure->code == error_code::bad_message &&
+        !decoded.type.empty() && decoded.type != protocol::hello::wire_type) {
+        // A known type other than hello is "anything else" even with invalid fields: only
+        // frames with no type to judge by (bad JSON, unknown type) get their decode error.
+        return not_authenticated(decoded.id, std::move(out));
+    }
+    if (failure) return on_bad(decoded.id, failure->code, failure->message, std::move(out));
+    bad_count_ = 0;
+    return on_decoded(decoded.id, std::get<protocol::client_message>(decoded.result),
+                      std::move(out));
+}
+
+logic_output connection_logic::not_authenticated(const std::optional<std::string>& id,
+                                                 logic_output out) {
+    out.frames.push_back(error_frame(id, error_code::not_authenticated, "say hello first"));
+    phase_ = phase::closing;
+    out.close = close_codes::policy;
+    out.close_reason = "not authenticated";
+    return out;
+}
+
+logic_output connection_logic::on_bad(const std::optional<std::string>& id, error_code code,
+                                      std::string_view message, logic_output out) {
+    out.frames.push_back(error_frame(id, code, message));
+    if (++bad_count_ >= options_.max_bad_messages) {
+        phase_ = phase::closing;
+        out.close = close_codes::policy;
+        out.close_reason = "too many bad messages";
+    }
+    return out;
+}
+
+logic_output connection_logic::on_decoded(const std::optional<std::string>& id,
+                                          const protocol::client_message& message,
+                                          logic_output out) {
+    const std::string_view type = protocol::type_name(message);
+
+    if (phase_ == phase::awaiting_hello) {
+        const auto* h = std::get_if<protocol::hello>(&message);
+        if (!h) return not_authenticated(id, std::move(out));
+        if (h->resume_token) {
+            out.session =
+                session_request{session_request::kind::resume, role::seeker, *h->resume_token};
+        } else if (h->role == role::seeker) {
+            out.session = session_request{session_request::kind::create, role::seeker, {}};
+        } else {
+            // Staff accounts arrive with issue #3: until then no staff token is known.
+            out.frames.push_back(
+                error_frame(id, error_code::not_authenticated, "unknown or expired token"));
+            phase_ = phase::closing;
+            out.close = close_codes::policy;
+            out.close_reason = "not authenticated";
+            return out;
+        }
+        pending_id_ = id;
+        phase_ = phase::hello_pending;
+        return out;
+    }
+
+    // Authenticated.
+    if (type == protocol::hello::wire_type) {
+        out.frames.push_back(error_frame(id, error_code::conflict, "already said hello"));
+        return out;
+    }
+    if (!role_may_send(*role_, type)) {
+        out.frames.push_back(
+            error_frame(id, error_code::forbidden,
+                        "not allowed for role " + std::string(protocol::to_string(*role_))));
+        return out;
+    }
+    if (type == protocol::ping::wire_type) {
+        out.frames.push_back(
+            {"pong", protocol::encode_event(protocol::server_event{protocol::pong{}}), {}});
+        if (id) out.frames.push_back(ok_frame(id));
+        return out;
+    }
+    out.frames.push_back(error_frame(id, error_code::unavailable, "not implemented yet"));
+    return out;
+}
+
+logic_output connection_logic::on_session_result(const session_result& result) {
+    logic_output out;
+    out.in_type = "hello";
+    if (phase_ != phase::hello_pending)
+        return out; // closed or taken over meanwhile: nothing to answer
+    auto id = std::move(pending_id_);
+    pending_id_.reset();
+    switch (result.what) {
+    case session_result::status::ok: {
+        phase_ = phase::authenticated;
+        session_id_ = result.session_id;
+        role_ = result.role;
+        protocol::hello_ok ok{result.session_id, result.role, result.resume_token, {}};
+        out.frames.push_back(ok_frame(id, protocol::ok_fields(ok)));
+        break;
+    }
+    case session_result::status::not_found:
+        phase_ = phase::awaiting_hello;
+        out.frames.push_back(
+            error_frame(id, error_code::not_found, "session expired; say hello with a role"));
+        break;
+    case session_result::status::unavailable:
+        phase_ = phase::awaiting_hello;
+        out.frames.push_back(
+            error_frame(id, error_code::unavailable, "sessions are unavailable; try again"));
+        break;
+    }
+    return out;
+}
+
+logic_output connection_logic::on_taken_over() {
+    logic_output out;
+    out.in_type = "takeover";
+    if (phase_ == phase::closing) return out;
+    phase_ = phase::closing;
+    out.close = close_codes::taken_over;
+    out.close_reason = "session resumed elsewhere";
+    return out;
+}
+
+} // namespace kindred::server

@@ -1,0 +1,144 @@
+// http_routes.cpp — see http_routes.hpp. Error codes in HTTP bodies reuse the contract's codes
+// where one fits (bad_message, forbidden, not_found, too_large, unavailable, internal) and add
+// method_not_allowed and upgrade_required, which have no WebSocket counterpart.
+#include <kindred/protocol/messages.hpp>
+#include <kindred/server/http_routes.hpp>
+#include <kindred/server/metrics.hpp>
+#include <kindred/server/static_files.hpp>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace kindred::server {
+
+namespace json = boost::json;
+
+http_response_spec error_response(unsigned status, std::string_view code,
+                                  std::string_view message) {
+    http_response_spec r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = json::serialize(json::object{{"error", code}, {"message", message}});
+    return r;
+}
+
+std::string client_config_json(const config& cfg) {
+    json::array tags;
+    for (const auto& t : cfg.tags) {
+        json::object labels;
+        for (const auto& [lang, text] : t.labels)
+            labels[lang] = text;
+        tags.push_back(json::object{{"id", t.id}, {"labels", std::move(labels)}});
+    }
+    json::array languages;
+    for (const auto& l : cfg.languages)
+        languages.push_back(json::object{{"id", l.id}, {"label", l.label}});
+    json::object limits{
+        {"max_frame_bytes", cfg.limits.max_frame_bytes},
+        {"intake_max_chars", protocol::limits::max_intake_chars},
+        {"tags_max", protocol::limits::max_seeker_tags},
+        {"languages_max", protocol::limits::max_languages},
+        {"capacity_max", protocol::limits::max_capacity},
+    };
+    json::object body{
+        {"protocol_version", protocol::limits::protocol_version},
+        {"tags", std::move(tags)},
+        {"languages", std::move(languages)},
+        {"crisis_resources", cfg.crisis_resources},
+        {"limits", std::move(limits)},
+        {"lexicon_version", nullptr},
+    };
+    return json::serialize(body);
+}
+
+bool origin_allowed(std::optional<std::string_view> origin, std::string_view host,
+                    const config& cfg) {
+    if (!origin) return true;
+    for (const auto& o : cfg.allowed_origins)
+        if (o == *origin) return true;
+    if (cfg.dev_mode && !host.empty()) {
+        if (*origin == "http://" + std::string(host) || *origin == "https://" + std::string(host))
+            return true;
+    }
+    return false;
+}
+
+http_routes::http_routes(const config& cfg, std::filesystem::path web_root, const metrics& m,
+                         std::function<bool()> ready)
+    : web_root_(std::move(web_root))
+    , metrics_(m)
+    , ready_(std::move(ready))
+    , client_config_(client_config_json(cfg)) {}
+
+route_result http_routes::route(std::string_view method, std::string_view target,
+                                bool is_upgrade) const {
+    const std::string_view path = target.substr(0, target.find_first_of("?#"));
+    const bool get = method == "GET" || method == "HEAD";
+    route_result out;
+    auto json_ok = [](std::string body) {
+        http_response_spec r;
+        r.content_type = "application/json";
+        r.body = std::move(body);
+        return r;
+    };
+    auto not_allowed = [](std::string_view allow) {
+        auto r = error_response(405, "method_not_allowed",
+                                "use " + std::string(allow) + " on this path");
+        r.headers.emplace_back("Allow", std::string(allow));
+        return r;
+    };
+
+    if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/v1/config") {
+        if (!get) {
+            out.response = not_allowed("GET, HEAD");
+            return out;
+        }
+        if (path == "/healthz") {
+            out.response = json_ok(R"({"status":"ok"})");
+        } else if (path == "/readyz") {
+            if (ready_ && ready_())
+                out.response = json_ok(R"({"status":"ready"})");
+            else
+                out.response = error_response(503, "unavailable",
+                                              "not ready: Redis unreachable or instance "
+                                              "not registered");
+        } else if (path == "/metrics") {
+            out.response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            out.response.body = metrics_.render();
+        } else {
+            out.response = json_ok(client_config_);
+        }
+        out.response.headers.emplace_back("Cache-Control", "no-store");
+        return out;
+    }
+
+    if (path == "/v1/ws") {
+        if (!get) {
+            out.response = not_allowed("GET, HEAD");
+        } else if (!is_upgrade || method == "HEAD") {
+            out.response =
+                error_response(426, "upgrade_required", "this path takes a WebSocket upgrade");
+            out.response.headers.emplace_back("Upgrade", "websocket");
+            out.response.headers.emplace_back("Connection", "Upgrade");
+        } else {
+            out.websocket = true;
+        }
+        return out;
+    }
+
+    auto file = web_root_.empty() ? std::nullopt : resolve_static(web_root_, target);
+    if (!file) {
+        out.response = error_response(404, "not_found", "no such path");
+        return out;
+    }
+    if (!get) {
+        out.response = not_allowed("GET, HEAD");
+        return out;
+    }
+    out.response.content_type = std::string(file->content_type);
+    out.response.file = file->path;
+    out.response.headers.emplace_back("Cache-Control", "no-cache");
+    return out;
+}
+
+} // namespace kindred::server

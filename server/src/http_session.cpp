@@ -1,0 +1,221 @@
+// http_session.cpp — one HTTP/1.1 connection: reads a request (headers ≤ 8 KiB), answers it
+// from http_routes, and either keeps the connection for the next request or hands it to a
+// WebSocket session on an allowed upgrade.
+// Lifetime: kept alive by its pending handlers (shared_from_this).
+// Threading: every member runs on the connection's strand (the socket's executor). One
+// request is read, answered and written at a time (no pipelining).
+#include "net_sessions.hpp"
+#include <kindred/server/http_routes.hpp>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_generator.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <optional>
+
+namespace kindred::server::detail {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+namespace {
+
+constexpr std::uint32_t header_limit_bytes = 8 * 1024;
+// No route takes a body yet (login arrives with issue #3); anything larger is refused.
+constexpr std::uint64_t body_limit_bytes = 64 * 1024;
+
+bool is_http_parse_error(const beast::error_code& ec) {
+    return ec.category() == beast::error_code(http::error::bad_method).category();
+}
+
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+    http_session(net::ip::tcp::socket&& socket, server_context& ctx)
+        : stream_(std::move(socket))
+        , ctx_(ctx) {}
+
+    void run() {
+        net::dispatch(stream_.get_executor(),
+                      beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+    }
+
+private:
+    template <class F>
+    void guarded(F&& f) noexcept {
+        try {
+            f();
+        } catch (const std::exception& e) {
+            spdlog::error("event=http_exception what=\"{}\"", e.what());
+            beast::error_code ignored;
+            stream_.socket().close(ignored);
+        } catch (...) {
+            spdlog::error("event=http_exception");
+            beast::error_code ignored;
+            stream_.socket().close(ignored);
+        }
+    }
+
+    void do_read() {
+        guarded([&] {
+            parser_.emplace();
+            parser_->header_limit(header_limit_bytes);
+            parser_->body_limit(body_limit_bytes);
+            stream_.expires_after(std::chrono::seconds(ctx_.cfg.limits.handshake_timeout_s));
+            http::async_read(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+        });
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        guarded([&] {
+            if (ec == http::error::end_of_stream) return shutdown();
+            if (ec == http::error::header_limit)
+                return send(error_response(431, "too_large", "request headers over 8 KiB"), 11,
+                            false, false);
+            if (ec == http::error::body_limit)
+                return send(error_response(413, "too_large", "request body too large"), 11, false,
+                            false);
+            if (is_http_parse_error(ec))
+                return send(error_response(400, "bad_message", "malformed HTTP request"), 11, false,
+                            false);
+            if (ec) return; // timeout, reset: nothing to answer; the socket closes with us
+            handle(parser_->release());
+        });
+    }
+
+    void handle(http::request<http::string_body> req) {
+        const bool upgrade = websocket::is_upgrade(req);
+        auto route = ctx_.routes.route(req.method_string(), req.target(), upgrade);
+        const bool head = req.method() == http::verb::head;
+        const bool keep_alive = req.keep_alive() && !ctx_.draining.load();
+
+        if (route.websocket) {
+            std::optional<std::string_view> origin;
+            if (auto it = req.find(http::field::origin); it != req.end()) origin = it->value();
+            if (!origin_allowed(origin, req[http::field::host], ctx_.cfg)) {
+                spdlog::info("event=ws_rejected reason=origin");
+                return send(error_response(403, "forbidden", "origin not allowed"), req.version(),
+                            false, false);
+            }
+            if (ctx_.draining.load()) {
+                return send(error_response(503, "unavailable", "server shutting down"),
+                            req.version(), false, false);
+            }
+            run_websocket_session(std::move(stream_), std::move(req), ctx_);
+            return;
+        }
+        send(std::move(route.response), req.version(), keep_alive, head);
+    }
+
+    template <class Body>
+    void decorate(http::response<Body>& res, const http_response_spec& spec, bool keep_alive) {
+        res.set(http::field::server, "kindred");
+        if (!spec.content_type.empty()) res.set(http::field::content_type, spec.content_type);
+        res.set("X-Content-Type-Options", "nosniff");
+        for (const auto& [name, value] : spec.headers)
+            res.set(name, value);
+        res.keep_alive(keep_alive);
+    }
+
+    void send(http_response_spec spec, unsigned version, bool keep_alive, bool head) {
+        if (spec.file) {
+            http::file_body::value_type file;
+            beast::error_code ec;
+            file.open(spec.file->c_str(), beast::file_mode::scan, ec);
+            if (ec) {
+                spec = error_response(404, "not_found", "no such path");
+            } else {
+                ctx_.stats.http_response(spec.status);
+                const auto size = file.size();
+                if (head) {
+                    http::response<http::empty_body> res{http::int_to_status(spec.status), version};
+                    decorate(res, spec, keep_alive);
+                    res.content_length(size);
+                    return write(http::message_generator(std::move(res)), keep_alive);
+                }
+                http::response<http::file_body> res{
+                    std::piecewise_construct, std::make_tuple(std::move(file)),
+                    std::make_tuple(http::int_to_status(spec.status), version)};
+                decorate(res, spec, keep_alive);
+                res.content_length(size);
+                return write(http::message_generator(std::move(res)), keep_alive);
+            }
+        }
+        ctx_.stats.http_response(spec.status);
+        if (head) {
+            http::response<http::empty_body> res{http::int_to_status(spec.status), version};
+            decorate(res, spec, keep_alive);
+            res.content_length(spec.body.size());
+            return write(http::message_generator(std::move(res)), keep_alive);
+        }
+        http::response<http::string_body> res{http::int_to_status(spec.status), version};
+        decorate(res, spec, keep_alive);
+        res.body() = std::move(spec.body);
+        res.prepare_payload();
+        write(http::message_generator(std::move(res)), keep_alive);
+    }
+
+    void write(http::message_generator msg, bool keep_alive) {
+        beast::async_write(
+            stream_, std::move(msg),
+            beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
+    }
+
+    void on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+        guarded([&] {
+            if (ec) return;
+            if (!keep_alive) return linger_close();
+            do_read();
+        });
+    }
+
+    void shutdown() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    }
+
+    // Closing with unread request bytes makes the kernel send a reset, which can destroy the
+    // error response before the client reads it (431 after 8 KiB of headers). So: stop
+    // sending, then read and discard until the client closes or a short deadline passes.
+    void linger_close() {
+        shutdown();
+        stream_.expires_after(std::chrono::seconds(2));
+        do_drain();
+    }
+
+    void do_drain() {
+        stream_.async_read_some(
+            net::buffer(drain_),
+            beast::bind_front_handler(&http_session::on_drain, shared_from_this()));
+    }
+
+    void on_drain(beast::error_code ec, std::size_t) {
+        guarded([&] {
+            if (!ec) do_drain();
+        });
+    }
+
+    beast::tcp_stream stream_;
+    server_context& ctx_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    std::array<char, 1024> drain_{};
+};
+
+} // namespace
+
+void run_http_session(net::ip::tcp::socket socket, server_context& ctx) {
+    std::make_shared<http_session>(std::move(socket), ctx)->run();
+}
+
+} // namespace kindred::server::detail

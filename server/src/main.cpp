@@ -1,0 +1,287 @@
+// main.cpp — kindred-server: load the configuration (exit 2 naming the bad option), wire the
+// parts together, run the io_context on N threads, drain on SIGTERM/SIGINT, exit 0.
+// Threading: main builds everything before the worker threads start and tears it down after
+// they have all returned; the shutdown sequence itself runs on a strand.
+#include <kindred/server/config.hpp>
+#include <kindred/server/connection_registry.hpp>
+#include <kindred/server/http_routes.hpp>
+#include <kindred/server/instance_registry.hpp>
+#include <kindred/server/listener.hpp>
+#include <kindred/server/metrics.hpp>
+#include <kindred/server/server_context.hpp>
+#include <kindred/server/session_store.hpp>
+#include <kindred/server/static_files.hpp>
+#include <kindred/store/client.hpp>
+#include <kindred/store/endpoint.hpp>
+#include <kindred/store/subscriber.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <sodium.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+namespace net = boost::asio;
+namespace ks = kindred::server;
+namespace store = kindred::store;
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_failure = 1;
+constexpr int exit_bad_config = 2;
+
+std::string random_instance_id() {
+    unsigned char bytes[6];
+    randombytes_buf(bytes, sizeof bytes);
+    char hex[sizeof bytes * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+    return hex;
+}
+
+// Writes "PORT\n" to path.tmp, then renames it over path, so a reader never sees half a file.
+bool write_port_file(const std::string& path, std::uint16_t port) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        if (!out) return false;
+        out << port << '\n';
+        out.flush();
+        if (!out) return false;
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    return !ec;
+}
+
+void setup_logging(const std::string& level) {
+    auto logger = spdlog::stderr_logger_mt("kindred");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %L %v", spdlog::pattern_time_type::utc);
+    spdlog::set_level(spdlog::level::from_str(level));
+    spdlog::flush_on(spdlog::level::info);
+}
+
+// The SIGTERM/SIGINT sequence: stop accepting, close every WebSocket with 1012, wait for the
+// connections (and their session releases) to finish within shutdown_grace_s, delete
+// inst:{id}, stop Redis, stop the io_context. A hard deadline at grace + 0.5 s stops the
+// io_context whatever is still pending, so the process exits within grace + 1 s.
+class shutdown_sequence : public std::enable_shared_from_this<shutdown_sequence> {
+public:
+    shutdown_sequence(net::io_context& io, ks::server_context& ctx, ks::listener& listener,
+                      ks::instance_registry& registry, ks::session_store& sessions,
+                      store::client& redis, store::subscriber& bus)
+        : io_(io)
+        , strand_(net::make_strand(io))
+        , poll_(strand_)
+        , hard_stop_(strand_)
+        , ctx_(ctx)
+        , listener_(listener)
+        , registry_(registry)
+        , sessions_(sessions)
+        , redis_(redis)
+        , bus_(bus) {}
+
+    void begin(int signal_number) {
+        net::post(strand_, [self = shared_from_this(), signal_number] {
+            if (self->started_) return;
+            self->started_ = true;
+            const auto grace = std::chrono::seconds(self->ctx_.cfg.timing.shutdown_grace_s);
+            spdlog::info("event=shutdown_begin signal={} connections={}", signal_number,
+                         self->ctx_.connections.size());
+            self->ctx_.draining.store(true);
+            self->listener_.stop();
+            for (auto& c : self->ctx_.connections.snapshot())
+                c->close(ks::close_codes::service_restart, "server restarting");
+            self->deadline_ = std::chrono::steady_clock::now() + grace;
+            self->hard_stop_.expires_after(grace + std::chrono::milliseconds(500));
+            self->hard_stop_.async_wait([self](boost::system::error_code ec) {
+                if (ec) return;
+                spdlog::warn("event=shutdown_forced connections={}", self->ctx_.connections.size());
+                self->io_.stop();
+            });
+            self->poll();
+        });
+    }
+
+private:
+    void poll() {
+        const bool drained = ctx_.connections.size() == 0 && sessions_.in_flight() == 0;
+        if (drained || std::chrono::steady_clock::now() >= deadline_) {
+            if (!drained)
+                spdlog::warn("event=shutdown_grace_over connections={}", ctx_.connections.size());
+            registry_.deregister([self = shared_from_this()] {
+                net::post(self->strand_, [self] { self->finish(); });
+            });
+            return;
+        }
+        poll_.expires_after(std::chrono::milliseconds(20));
+        poll_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            if (!ec) self->poll();
+        });
+    }
+
+    void finish() {
+        spdlog::info("event=deregistered");
+        hard_stop_.cancel();
+        redis_.stop();
+        bus_.stop();
+        io_.stop();
+    }
+
+    net::io_context& io_;
+    net::strand<net::io_context::executor_type> strand_;
+    net::steady_timer poll_;
+    net::steady_timer hard_stop_;
+    ks::server_context& ctx_;
+    ks::listener& listener_;
+    ks::instance_registry& registry_;
+    ks::session_store& sessions_;
+    store::client& redis_;
+    store::subscriber& bus_;
+    bool started_ = false;
+    std::chrono::steady_clock::time_point deadline_{};
+};
+
+int run(ks::config cfg) {
+    std::string why;
+    auto endpoint = store::parse_endpoint(cfg.redis, &why);
+    if (!endpoint) {
+        std::cerr << "kindred-server: --redis: " << why << '\n';
+        return exit_bad_config;
+    }
+    setup_logging(cfg.log_level);
+    if (sodium_init() < 0) {
+        std::cerr << "kindred-server: libsodium failed to initialise\n";
+        return exit_failure;
+    }
+    if (cfg.instance_id.empty()) cfg.instance_id = random_instance_id();
+    std::filesystem::path web_root;
+    if (auto root = ks::canonical_web_root(cfg.web_root))
+        web_root = *root;
+    else
+        spdlog::warn("event=web_root_missing (static files answer 404)");
+    unsigned threads =
+        cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+
+    // Declared first, destroyed last: every object below may hold handlers on it.
+    net::io_context io(static_cast<int>(threads));
+    ks::metrics stats;
+    ks::connection_registry connections;
+
+    store::client_options copts;
+    copts.address = *endpoint;
+    copts.command_timeout = std::chrono::milliseconds(cfg.timing.redis_command_timeout_ms);
+    copts.connect_timeout = copts.command_timeout;
+    // Readiness must come back within ~3 s of Redis coming back.
+    copts.reconnect_max = std::chrono::milliseconds(1000);
+    copts.name = "cmd";
+    copts.on_latency = [&stats](std::chrono::steady_clock::duration d,
+                                const boost::system::error_code&) {
+        stats.redis_command(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
+    };
+    copts.on_state = [](bool up) {
+        spdlog::info("event=redis_connection state={}", up ? "up" : "down");
+    };
+    store::client redis(io, copts);
+
+    const auto grace = std::chrono::seconds(cfg.timing.seeker_grace_s);
+    const auto heartbeat = std::chrono::seconds(cfg.timing.heartbeat_s);
+    ks::session_store sessions(
+        redis,
+        ks::session_store_options{cfg.instance_id, grace, std::max(grace, 3 * heartbeat),
+                                  [&connections](std::uint64_t conn, const std::string& session) {
+                                      if (auto c = connections.find(conn)) c->taken_over(session);
+                                  }});
+    ks::instance_registry registry(io, redis, stats, connections, sessions,
+                                   ks::instance_registry_options{cfg.instance_id, heartbeat});
+    ks::http_routes routes(cfg, web_root, stats, [&registry] { return registry.ready(); });
+    ks::server_context ctx{cfg, stats, routes, connections, sessions};
+
+    store::subscriber_options sopts;
+    sopts.address = *endpoint;
+    sopts.connect_timeout = copts.command_timeout;
+    sopts.reconnect_max = std::chrono::milliseconds(1000);
+    sopts.name = "bus";
+    store::subscriber bus(io, sopts);
+    // Bus payloads are untrusted: anything but a well-formed takeover is ignored.
+    bus.subscribe(ks::session_store::bus_channel(cfg.instance_id),
+                  [&connections](std::string_view, std::string_view payload) {
+                      if (auto t = ks::session_store::parse_takeover(payload))
+                          if (auto c = connections.find(t->second)) c->taken_over(t->first);
+                  });
+
+    ks::listener listener(io, ctx);
+    if (auto ec = listener.open(cfg.listen_host, cfg.listen_port)) {
+        std::cerr << "kindred-server: --listen: cannot listen on " << cfg.listen << ": "
+                  << ec.message() << '\n';
+        return ec == boost::asio::error::host_not_found ||
+                       ec == boost::asio::error::host_not_found_try_again
+                   ? exit_bad_config
+                   : exit_failure;
+    }
+
+    auto shutdown =
+        std::make_shared<shutdown_sequence>(io, ctx, listener, registry, sessions, redis, bus);
+    net::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([shutdown](boost::system::error_code ec, int signal_number) {
+        if (!ec) shutdown->begin(signal_number);
+    });
+
+    redis.start();
+    bus.start();
+    registry.start();
+    listener.start();
+    if (!cfg.port_file.empty() && !write_port_file(cfg.port_file, listener.port())) {
+        std::cerr << "kindred-server: --port-file: cannot write " << cfg.port_file << '\n';
+        return exit_bad_config;
+    }
+    spdlog::info("event=listening port={} instance={} threads={} dev_mode={}", listener.port(),
+                 cfg.instance_id, threads, cfg.dev_mode);
+
+    std::vector<std::thread> workers;
+    workers.reserve(threads - 1);
+    for (unsigned i = 1; i < threads; ++i)
+        workers.emplace_back([&io] { io.run(); });
+    io.run();
+    for (auto& t : workers)
+        t.join();
+    spdlog::info("event=shutdown_complete");
+    spdlog::shutdown();
+    return exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    auto loaded = ks::load_config(args, ks::process_environment(), ks::read_text_file);
+    switch (loaded.what) {
+    case ks::load_result::action::help:
+        std::cout << loaded.text;
+        return exit_ok;
+    case ks::load_result::action::fail:
+        std::cerr << "kindred-server: " << loaded.text << '\n';
+        return exit_bad_config;
+    case ks::load_result::action::run:
+        break;
+    }
+    try {
+        return run(std::move(loaded.cfg));
+    } catch (const std::exception& e) {
+        std::cerr << "kindred-server: " << e.what() << '\n';
+        return exit_failure;
+    }
+}

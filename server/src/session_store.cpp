@@ -1,0 +1,241 @@
+// session_store.cpp — see session_store.hpp. Never logs tokens or their hashes.
+#include <kindred/server/lua_scripts.hpp>
+#include <kindred/server/session_store.hpp>
+#include <kindred/store/client.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <memory>
+#include <stdexcept>
+
+namespace kindred::server {
+
+namespace {
+
+constexpr std::size_t session_bytes = 16; // 128 bits
+constexpr std::size_t secret_bytes = 32;  // 256 bits
+
+const store::script& create_script() {
+    static const store::script s{std::string(lua::session_create)};
+    return s;
+}
+const store::script& resume_script() {
+    static const store::script s{std::string(lua::session_resume)};
+    return s;
+}
+const store::script& release_script() {
+    static const store::script s{std::string(lua::session_release)};
+    return s;
+}
+const store::script& refresh_script() {
+    static const store::script s{std::string(lua::session_refresh)};
+    return s;
+}
+
+std::string random_base64url(std::size_t n) {
+    std::vector<unsigned char> bytes(n);
+    randombytes_buf(bytes.data(), n);
+    std::string out(sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+    sodium_bin2base64(out.data(), out.size(), bytes.data(), n,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    out.resize(std::char_traits<char>::length(out.c_str()));
+    return out;
+}
+
+bool is_base64url(std::string_view s, std::size_t chars) {
+    return s.size() == chars && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+               return std::isalnum(c) || c == '-' || c == '_';
+           });
+}
+
+constexpr std::size_t b64_chars(std::size_t bytes) {
+    return (bytes * 4 + 2) / 3;
+}
+
+std::int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Counts an operation in flight for its lifetime (shutdown waits for zero).
+struct in_flight_guard {
+    explicit in_flight_guard(std::shared_ptr<std::atomic<std::int64_t>> n)
+        : n_(std::move(n)) {
+        n_->fetch_add(1);
+    }
+    in_flight_guard(const in_flight_guard&) = delete;
+    in_flight_guard& operator=(const in_flight_guard&) = delete;
+    ~in_flight_guard() { n_->fetch_sub(1); }
+    std::shared_ptr<std::atomic<std::int64_t>> n_;
+};
+
+} // namespace
+
+std::string session_store::session_key(std::string_view session_id) {
+    return "sess:{" + std::string(session_id) + "}";
+}
+
+std::string session_store::bus_channel(std::string_view instance_id) {
+    return "bus:{" + std::string(instance_id) + "}";
+}
+
+std::string session_store::takeover_message(std::string_view session_id, std::uint64_t conn) {
+    return boost::json::serialize(
+        boost::json::object{{"type", "takeover"}, {"session", session_id}, {"conn", conn}});
+}
+
+std::optional<std::pair<std::string, std::uint64_t>>
+session_store::parse_takeover(std::string_view payload) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(payload, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    const auto& o = v.as_object();
+    const auto* type = o.if_contains("type");
+    const auto* session = o.if_contains("session");
+    const auto* conn = o.if_contains("conn");
+    if (!type || !type->is_string() || type->as_string() != "takeover" || !session ||
+        !session->is_string() || !conn)
+        return std::nullopt;
+    std::uint64_t c = 0;
+    if (conn->is_uint64())
+        c = conn->as_uint64();
+    else if (conn->is_int64() && conn->as_int64() >= 0)
+        c = static_cast<std::uint64_t>(conn->as_int64());
+    else
+        return std::nullopt;
+    return std::pair{std::string(session->as_string()), c};
+}
+
+std::optional<std::string> session_store::session_of_token(std::string_view token) {
+    auto dot = token.find('.');
+    if (dot == std::string_view::npos) return std::nullopt;
+    auto s = token.substr(0, dot);
+    auto secret = token.substr(dot + 1);
+    if (!is_base64url(s, b64_chars(session_bytes)) ||
+        !is_base64url(secret, b64_chars(secret_bytes)))
+        return std::nullopt;
+    return std::string(s);
+}
+
+std::string session_store::token_hash(std::string_view token) {
+    std::array<unsigned char, crypto_generichash_BYTES> h{};
+    crypto_generichash(h.data(), h.size(), reinterpret_cast<const unsigned char*>(token.data()),
+                       token.size(), nullptr, 0);
+    std::string hex(h.size() * 2 + 1, '\0');
+    sodium_bin2hex(hex.data(), hex.size(), h.data(), h.size());
+    hex.pop_back();
+    return hex;
+}
+
+session_store::session_store(store::client& redis, session_store_options options)
+    : redis_(redis)
+    , options_(std::move(options)) {
+    // Idempotent and thread-safe; main has already checked it succeeds.
+    if (sodium_init() < 0) throw std::runtime_error("sodium_init failed");
+}
+
+void session_store::create(protocol::role role, std::uint64_t conn, result_handler h) {
+    std::string id = random_base64url(session_bytes);
+    std::string token = id + "." + random_base64url(secret_bytes);
+    std::string hash = token_hash(token);
+    redis_.eval(create_script(), {session_key(id)},
+                {std::string(protocol::to_string(role)), options_.instance_id, std::to_string(conn),
+                 hash, std::to_string(unix_ms()), std::to_string(options_.connected_ttl.count())},
+                [h = std::move(h), id, token, role,
+                 g = std::make_shared<in_flight_guard>(in_flight_)](boost::system::error_code ec,
+                                                                    store::reply r) {
+                    session_result out;
+                    if (ec || r.integer() != 1) {
+                        out.what = session_result::status::unavailable;
+                    } else {
+                        out.what = session_result::status::ok;
+                        out.session_id = id;
+                        out.role = role;
+                        out.resume_token = token;
+                    }
+                    h(std::move(out));
+                });
+}
+
+void session_store::resume(std::string resume_token, std::uint64_t conn, result_handler h) {
+    auto id = session_of_token(resume_token);
+    if (!id) {
+        h(session_result{session_result::status::not_found, {}, {}, {}});
+        return;
+    }
+    std::string hash = token_hash(resume_token);
+    redis_.eval(
+        resume_script(), {session_key(*id)},
+        {hash, options_.instance_id, std::to_string(conn),
+         std::to_string(options_.connected_ttl.count())},
+        [this, h = std::move(h), id = *id, token = std::move(resume_token), conn,
+         g = std::make_shared<in_flight_guard>(in_flight_)](boost::system::error_code ec,
+                                                            store::reply r) {
+            session_result out;
+            if (ec) {
+                out.what = session_result::status::unavailable;
+                h(std::move(out));
+                return;
+            }
+            if (!r.is_array() || r.size() != 3) {
+                out.what = session_result::status::not_found;
+                h(std::move(out));
+                return;
+            }
+            auto role = protocol::from_string<protocol::role>(r.at(0).str());
+            if (!role) {
+                out.what = session_result::status::not_found;
+                h(std::move(out));
+                return;
+            }
+            const std::string& old_instance = r.at(1).str();
+            const std::string& old_conn_text = r.at(2).str();
+            std::uint64_t old_conn = 0;
+            auto [p, perr] = std::from_chars(old_conn_text.data(),
+                                             old_conn_text.data() + old_conn_text.size(), old_conn);
+            bool has_holder = !old_conn_text.empty() && perr == std::errc{} &&
+                              p == old_conn_text.data() + old_conn_text.size();
+            if (has_holder && !(old_instance == options_.instance_id && old_conn == conn)) {
+                if (old_instance == options_.instance_id) {
+                    if (options_.local_takeover) options_.local_takeover(old_conn, id);
+                } else if (!old_instance.empty()) {
+                    // At most once is enough: a holder that misses it still loses the session
+                    // (its refresh and release scripts no longer match).
+                    redis_.publish(bus_channel(old_instance), takeover_message(id, old_conn),
+                                   [](boost::system::error_code, store::reply) {});
+                }
+            }
+            out.what = session_result::status::ok;
+            out.session_id = id;
+            out.role = *role;
+            out.resume_token = token;
+            h(std::move(out));
+        });
+}
+
+void session_store::release(std::string session_id, std::uint64_t conn) {
+    redis_.eval(
+        release_script(), {session_key(session_id)},
+        {options_.instance_id, std::to_string(conn), std::to_string(options_.grace.count())},
+        [g = std::make_shared<in_flight_guard>(in_flight_)](boost::system::error_code,
+                                                            store::reply) {});
+}
+
+void session_store::refresh(const std::vector<std::pair<std::uint64_t, std::string>>& held) {
+    for (const auto& [conn, session_id] : held) {
+        redis_.eval(refresh_script(), {session_key(session_id)},
+                    {options_.instance_id, std::to_string(conn),
+                     std::to_string(options_.connected_ttl.count())},
+                    [](boost::system::error_code, store::reply) {});
+    }
+}
+
+} // namespace kindred::server

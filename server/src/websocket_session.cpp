@@ -1,0 +1,342 @@
+// websocket_session.cpp — one accepted WebSocket connection: reads text frames, runs them
+// through connection_logic, writes the answers through a bounded outbound queue.
+// Lifetime: kept alive by its pending handlers (shared_from_this); the registry holds a weak
+// reference only.
+// Threading: every member runs on the connection's strand (the stream's executor); close()
+// and taken_over() may be called from any thread and post to it. One read and at most one
+// write (or the close) are outstanding at a time.
+#include "net_sessions.hpp"
+#include <kindred/server/connection_logic.hpp>
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace kindred::server::detail {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+namespace {
+
+// A read buffer that grew for one large frame is given back afterwards: most frames are small
+// and idle connections should cost little memory.
+constexpr std::size_t keep_buffer_bytes = 16 * 1024;
+
+// Only a prefix of the session id goes to logs: enough to follow one session, not a handle.
+std::string short_id(const std::string& id) {
+    return id.substr(0, 6) + "…";
+}
+
+class websocket_session final : public connection_handle,
+                                public std::enable_shared_from_this<websocket_session> {
+public:
+    websocket_session(beast::tcp_stream&& stream, server_context& ctx)
+        : ws_(std::move(stream))
+        , ctx_(ctx)
+        , id_(ctx.connections.next_id())
+        , logic_(logic_options{ctx.cfg.limits.max_bad_messages,
+                               static_cast<double>(ctx.cfg.limits.messages_per_second),
+                               static_cast<double>(ctx.cfg.limits.message_burst)},
+                 std::chrono::steady_clock::now()) {}
+
+    void run(http::request<http::string_body> request) {
+        guarded([&] {
+            upgrade_request_.emplace(std::move(request));
+            // The WebSocket stream has its own timeouts; the HTTP deadline must not fire.
+            beast::get_lowest_layer(ws_).expires_never();
+            auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+            timeouts.handshake_timeout = std::chrono::seconds(ctx_.cfg.limits.handshake_timeout_s);
+            // Beast pings after half the idle timeout and drops the peer at the full timeout.
+            timeouts.idle_timeout = std::chrono::seconds(2 * ctx_.cfg.limits.idle_ping_s);
+            timeouts.keep_alive_pings = true;
+            ws_.set_option(timeouts);
+            websocket::permessage_deflate pmd; // ciphertext does not compress: keep it off
+            pmd.server_enable = false;
+            pmd.client_enable = false;
+            ws_.set_option(pmd);
+            ws_.read_message_max(ctx_.cfg.limits.max_frame_bytes);
+            ws_.set_option(websocket::stream_base::decorator(
+                [](websocket::response_type& res) { res.set(http::field::server, "kindred"); }));
+            ws_.async_accept(
+                *upgrade_request_,
+                beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
+        });
+    }
+
+    void close(std::uint16_t code, std::string reason) override {
+        net::post(ws_.get_executor(),
+                  [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+                      self->guarded([&] { self->start_close(code, std::move(reason)); });
+                  });
+    }
+
+    void taken_over(const std::string& session_id) override {
+        net::post(ws_.get_executor(), [self = shared_from_this(), session_id] {
+            self->guarded([&] {
+                if (self->session_id_ != session_id || self->finished_) return;
+                self->taken_over_ = true;
+                spdlog::info("event=session_taken_over conn={} session={}", self->id_,
+                             short_id(session_id));
+                self->apply(self->logic_.on_taken_over());
+            });
+        });
+    }
+
+private:
+    // The one place exceptions stop: a bug in one connection ends that connection only.
+    template <class F>
+    void guarded(F&& f) noexcept {
+        try {
+            f();
+        } catch (const std::exception& e) {
+            spdlog::error("event=ws_exception conn={} what=\"{}\"", id_, e.what());
+            abort_connection();
+        } catch (...) {
+            spdlog::error("event=ws_exception conn={}", id_);
+            abort_connection();
+        }
+    }
+
+    void on_accept(beast::error_code ec) {
+        guarded([&] {
+            upgrade_request_.reset(); // the upgrade request is not needed any more
+            if (ec) {
+                spdlog::debug("event=ws_handshake_failed conn={} error=\"{}\"", id_, ec.message());
+                return;
+            }
+            accepted_ = true;
+            ctx_.connections.add(id_, weak_from_this());
+            ctx_.stats.connection_opened();
+            spdlog::info("event=ws_open conn={}", id_);
+            if (ctx_.draining.load()) {
+                start_close(close_codes::service_restart, "server shutting down");
+                return;
+            }
+            do_read();
+        });
+    }
+
+    void do_read() {
+        ws_.async_read(buffer_,
+                       beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        guarded([&] {
+            if (ec) {
+                finish(ec);
+                return;
+            }
+            if (closing_) {
+                buffer_.consume(buffer_.size());
+                return;
+            }
+            if (!ws_.got_text()) {
+                buffer_.consume(buffer_.size());
+                ctx_.stats.frame_in("binary");
+                start_close(close_codes::unsupported_data, "text frames only");
+                return;
+            }
+            std::string text = beast::buffers_to_string(buffer_.data());
+            buffer_.consume(buffer_.size());
+            if (buffer_.capacity() > keep_buffer_bytes) buffer_.shrink_to_fit();
+
+            auto out = logic_.on_text(text, std::chrono::steady_clock::now());
+            ctx_.stats.frame_in(out.in_type);
+            const bool wants_session = out.session.has_value();
+            apply(std::move(out));
+            // While a hello waits for Redis the next frame stays unread: answers keep order.
+            if (!closing_ && !wants_session) do_read();
+        });
+    }
+
+    // Queues the frames, then closes or starts the session request.
+    void apply(logic_output out) {
+        for (auto& f : out.frames)
+            enqueue(std::move(f));
+        if (out.close) {
+            start_close(*out.close, std::move(out.close_reason));
+            return;
+        }
+        if (out.session) start_session(std::move(*out.session));
+    }
+
+    void start_session(session_request request) {
+        auto done = [self = shared_from_this(),
+                     resumed = request.what == session_request::kind::resume](session_result r) {
+            // Session handlers run on the Redis client's strand: come back to ours.
+            net::post(self->ws_.get_executor(), [self, resumed, r = std::move(r)]() mutable {
+                self->guarded([&] { self->on_session(std::move(r), resumed); });
+            });
+        };
+        if (request.what == session_request::kind::create)
+            ctx_.sessions.create(request.role, id_, std::move(done));
+        else
+            ctx_.sessions.resume(std::move(request.resume_token), id_, std::move(done));
+    }
+
+    void on_session(session_result r, bool resumed) {
+        const bool ok = r.what == session_result::status::ok;
+        if (closing_ || finished_) {
+            // The connection went away while Redis answered: let the session's grace start.
+            if (ok) ctx_.sessions.release(r.session_id, id_);
+            return;
+        }
+        if (ok) {
+            session_id_ = r.session_id;
+            ctx_.connections.set_session(id_, session_id_);
+            spdlog::info("event=session_{} conn={} session={} role={}", resumed ? "resume" : "open",
+                         id_, short_id(session_id_), protocol::to_string(r.role));
+        } else {
+            spdlog::info("event=hello_failed conn={} reason={}", id_,
+                         r.what == session_result::status::not_found ? "not_found" : "unavailable");
+        }
+        apply(logic_.on_session_result(r));
+        if (!closing_) do_read();
+    }
+
+    void enqueue(outbound_frame frame) {
+        if (closing_ || finished_) return;
+        if (queued_bytes_ + frame.text.size() > ctx_.cfg.limits.outbound_queue_bytes) {
+            // A peer that does not read: close rather than buffer without bound. Anything it
+            // missed is stored in Redis and comes back with sync.
+            spdlog::warn("event=ws_slow_consumer conn={} queued_bytes={}", id_, queued_bytes_);
+            abort_connection();
+            return;
+        }
+        ctx_.stats.frame_out(frame.type);
+        if (frame.error_code) ctx_.stats.error_sent(*frame.error_code);
+        queued_bytes_ += frame.text.size();
+        queue_.push_back(std::move(frame.text));
+        if (!writing_) do_write();
+    }
+
+    void do_write() {
+        writing_ = true;
+        ws_.text(true);
+        ws_.async_write(
+            net::buffer(queue_.front()),
+            beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+    }
+
+    void on_write(beast::error_code ec, std::size_t) {
+        guarded([&] {
+            writing_ = false;
+            if (ec) {
+                finish(ec);
+                return;
+            }
+            queued_bytes_ -= queue_.front().size();
+            queue_.pop_front();
+            if (!queue_.empty())
+                do_write();
+            else if (closing_)
+                do_close();
+        });
+    }
+
+    // Close after the frames already queued. A read may still be outstanding: Beast allows a
+    // close alongside it, and the read then ends with `closed` or `operation_aborted`.
+    void start_close(std::uint16_t code, std::string reason) {
+        if (closing_ || finished_ || !accepted_) return;
+        closing_ = true;
+        close_code_ = code;
+        close_reason_ = std::move(reason);
+        if (!writing_) do_close();
+    }
+
+    void do_close() {
+        if (close_started_) return;
+        close_started_ = true;
+        websocket::close_reason reason;
+        reason.code = close_code_;
+        // The close frame's reason is limited to 123 bytes; ours are short constants.
+        reason.reason.assign(close_reason_.data(),
+                             std::min(close_reason_.size(), reason.reason.max_size()));
+        ws_.async_close(
+            reason, beast::bind_front_handler(&websocket_session::on_close, shared_from_this()));
+    }
+
+    void on_close(beast::error_code ec) {
+        guarded([&] { finish(ec); });
+    }
+
+    void abort_connection() {
+        closing_ = true;
+        close_started_ = true;
+        if (!close_code_) close_code_ = 1006; // abnormal: no close frame was exchanged
+        beast::error_code ignored;
+        beast::get_lowest_layer(ws_).socket().close(ignored);
+        finish({});
+    }
+
+    // Runs once, when the connection is over for whatever reason.
+    void finish(beast::error_code ec) {
+        if (finished_) return;
+        finished_ = true;
+        if (!accepted_) return;
+        std::uint16_t code = close_code_;
+        if (!code) {
+            if (ec == websocket::error::closed)
+                code = ws_.reason().code; // the peer closed
+            else if (ec == websocket::error::message_too_big)
+                code = close_codes::too_big; // Beast sent 1009
+            else if (ec == websocket::error::bad_frame_payload)
+                code = close_codes::bad_payload; // Beast sent 1007
+            else
+                code = 1006;
+        }
+        ctx_.connections.remove(id_);
+        ctx_.stats.connection_closed();
+        ctx_.stats.ws_closed(code);
+        const char* by = close_code_                      ? "server"
+                         : ec == websocket::error::closed ? "peer"
+                         : code == 1006                   ? "network"
+                                                          : "server";
+        spdlog::info("event=ws_close conn={} code={} by={}", id_, code, by);
+        if (!session_id_.empty() && !taken_over_) ctx_.sessions.release(session_id_, id_);
+        queue_.clear();
+        queued_bytes_ = 0;
+    }
+
+    websocket::stream<beast::tcp_stream> ws_;
+    server_context& ctx_;
+    const std::uint64_t id_;
+    connection_logic logic_;
+    std::optional<http::request<http::string_body>> upgrade_request_;
+    beast::flat_buffer buffer_;
+    std::deque<std::string> queue_;
+    std::size_t queued_bytes_ = 0;
+    bool writing_ = false;
+    bool accepted_ = false;
+    bool closing_ = false;       // no more reads or frames; close once the queue drains
+    bool close_started_ = false; // async_close issued (or the socket was closed)
+    bool finished_ = false;
+    bool taken_over_ = false;
+    std::uint16_t close_code_ = 0; // set when the server closes
+    std::string close_reason_;
+    std::string session_id_;
+};
+
+} // namespace
+
+void run_websocket_session(beast::tcp_stream stream, http::request<http::string_body> request,
+                           server_context& ctx) {
+    std::make_shared<websocket_session>(std::move(stream), ctx)->run(std::move(request));
+}
+
+} // namespace kindred::server::detail
