@@ -1,0 +1,166 @@
+// integration_support.cpp — helpers shared by the integration tests; see the header.
+#include "integration_support.hpp"
+
+#include <fstream>
+#include <sstream>
+
+namespace kindred::itest {
+
+boost::json::object parse_object(std::string_view text) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(text, ec);
+    if (ec || !v.is_object()) {
+        ADD_FAILURE() << "not a JSON object: " << text;
+        return {};
+    }
+    return std::move(v.as_object());
+}
+
+boost::json::object object_of(const ws_frame& frame) {
+    if (!frame.is_text()) {
+        ADD_FAILURE() << "expected a text frame, got " << kindred::client::describe(frame);
+        return {};
+    }
+    return parse_object(frame.text);
+}
+
+std::string str(const boost::json::object& o, std::string_view key) {
+    if (auto* v = o.if_contains(key); v && v->is_string()) return std::string(v->get_string());
+    return {};
+}
+
+boost::json::object expect_error(const ws_frame& frame, std::string_view code,
+                                 std::string_view re) {
+    auto o = object_of(frame);
+    EXPECT_EQ(str(o, "type"), "error") << frame.text;
+    EXPECT_EQ(str(o, "code"), code) << frame.text;
+    EXPECT_FALSE(str(o, "message").empty()) << "error without message: " << frame.text;
+    if (re.empty()) {
+        EXPECT_FALSE(o.contains("re")) << "error for a message without id has re: " << frame.text;
+    } else {
+        EXPECT_EQ(str(o, "re"), re) << frame.text;
+    }
+    return o;
+}
+
+boost::json::object expect_ok(const ws_frame& frame, std::string_view re) {
+    auto o = object_of(frame);
+    EXPECT_EQ(str(o, "type"), "ok") << frame.text;
+    EXPECT_EQ(str(o, "re"), re) << frame.text;
+    return o;
+}
+
+void expect_close(const ws_frame& frame, std::uint16_t code) {
+    EXPECT_TRUE(frame.is_close()) << "expected close " << code << ", got "
+                                  << kindred::client::describe(frame);
+    if (frame.is_close()) {
+        EXPECT_EQ(frame.close_code, code) << "reason: " << frame.close_reason;
+    }
+}
+
+ws_frame last(const std::vector<ws_frame>& frames) {
+    return frames.empty() ? ws_frame{} : frames.back();
+}
+
+std::string hello_json(std::string_view role, std::string_view id) {
+    boost::json::object o{{"type", "hello"}, {"id", id}, {"v", 1}, {"role", role}};
+    return boost::json::serialize(o);
+}
+
+std::string resume_json(std::string_view token, std::string_view id) {
+    boost::json::object o{{"type", "hello"}, {"id", id}, {"v", 1}, {"resume_token", token}};
+    return boost::json::serialize(o);
+}
+
+hello_result hello(ws_client& ws, std::string_view resume_token, std::string_view id) {
+    hello_result r;
+    auto frames =
+        ws.request(resume_token.empty() ? hello_json("seeker", id) : resume_json(resume_token, id));
+    auto answer = last(frames);
+    EXPECT_EQ(frames.size(), 1u) << "hello answered with more than one frame";
+    auto o = object_of(answer);
+    if (str(o, "type") != "ok" || str(o, "re") != id) {
+        ADD_FAILURE() << "hello failed: " << kindred::client::describe(answer);
+        return r;
+    }
+    r.ok = true;
+    r.session = str(o, "session");
+    r.resume_token = str(o, "resume_token");
+    r.role = str(o, "role");
+    return r;
+}
+
+std::string find_key(redis_process& redis, std::string_view prefix, std::string_view id) {
+    for (auto key : {std::string(prefix) + ":" + std::string(id),
+                     std::string(prefix) + ":{" + std::string(id) + "}"})
+        if (redis.command({"EXISTS", key}) == "1") return key;
+    return {};
+}
+
+std::optional<double> metric_value(const std::string& exposition, std::string_view name,
+                                   const std::vector<std::string>& labels) {
+    std::istringstream in(exposition);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        auto space = line.rfind(' ');
+        if (space == std::string::npos) continue;
+        std::string series = line.substr(0, space);
+        auto brace = series.find('{');
+        std::string metric = series.substr(0, brace);
+        if (metric != name) continue;
+        std::string label_text = brace == std::string::npos ? "" : series.substr(brace);
+        bool all = true;
+        for (auto& l : labels)
+            if (label_text.find(l) == std::string::npos) all = false;
+        if (!all) continue;
+        try {
+            return std::stod(line.substr(space + 1));
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string read_text_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+server_process& integration_test::start_server(std::vector<std::string> args,
+                                               std::optional<std::string> config_json) {
+    server_.reset();
+    server_options o;
+    o.redis = redis_.unix_address();
+    o.args = std::move(args);
+    o.config_json = std::move(config_json);
+    server_ = std::make_unique<server_process>(std::move(o));
+    return *server_;
+}
+
+std::unique_ptr<server_process> integration_test::another_server(std::vector<std::string> args) {
+    server_options o;
+    o.redis = redis_.unix_address();
+    o.args = std::move(args);
+    return std::make_unique<server_process>(std::move(o));
+}
+
+ws_client integration_test::connect(header_list headers) {
+    return ws_client::open(port(), std::move(headers));
+}
+
+ws_client integration_test::seeker(hello_result* out) {
+    auto ws = connect();
+    auto r = hello(ws);
+    if (out) *out = r;
+    return ws;
+}
+
+http_response integration_test::get(std::string_view target, const header_list& headers) {
+    return kindred::client::http_get("127.0.0.1", port(), target, headers);
+}
+
+} // namespace kindred::itest

@@ -1,0 +1,93 @@
+// integration_support.hpp — shared helpers for the integration tests: a fixture with a real
+// redis-server and kindred-server, JSON and Prometheus parsing, and contract assertions.
+// Threading: everything runs on the test's thread.
+#pragma once
+
+#include <kindred/client/http_client.hpp>
+#include <kindred/client/ws_client.hpp>
+#include <kindred/testsupport/redis_process.hpp>
+#include <kindred/testsupport/server_process.hpp>
+
+#include <boost/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kindred::itest {
+
+using namespace std::chrono_literals;
+using kindred::client::header_list;
+using kindred::client::http_response;
+using kindred::client::ws_client;
+using kindred::client::ws_frame;
+using kindred::testsupport::redis_process;
+using kindred::testsupport::server_options;
+using kindred::testsupport::server_process;
+
+// Parses a frame or body as a JSON object; records a test failure and returns {} otherwise.
+boost::json::object parse_object(std::string_view text);
+boost::json::object object_of(const ws_frame& frame);
+
+// The string at key, or "" when it is absent or not a string.
+std::string str(const boost::json::object& o, std::string_view key);
+
+// Asserts frame is {"type":"error","code":code} with "re" == re (or no "re" when re is empty)
+// and a non-empty message; returns the object for more checks.
+boost::json::object expect_error(const ws_frame& frame, std::string_view code,
+                                 std::string_view re = {});
+// Asserts frame is {"type":"ok","re":re}.
+boost::json::object expect_ok(const ws_frame& frame, std::string_view re);
+// Asserts frame is a close with this code.
+void expect_close(const ws_frame& frame, std::uint16_t code);
+
+// The last frame of a request() (the answer), or a timeout frame when there is none.
+ws_frame last(const std::vector<ws_frame>& frames);
+
+struct hello_result {
+    bool ok = false;
+    std::string session;
+    std::string resume_token;
+    std::string role;
+};
+// Sends a seeker hello (or a resume when resume_token is set) and checks the ok answer.
+hello_result hello(ws_client& ws, std::string_view resume_token = {}, std::string_view id = "1");
+std::string hello_json(std::string_view role, std::string_view id = "1");
+std::string resume_json(std::string_view token, std::string_view id = "1");
+
+// The Redis key for a prefix and id as Kindred writes it: "prefix:id" or "prefix:{id}"
+// (hash-tag form); "" when neither exists.
+std::string find_key(redis_process& redis, std::string_view prefix, std::string_view id);
+
+// One sample of a Prometheus series: the value of the first line whose metric name is name and
+// whose label set contains every label in labels (e.g. {"type=\"ping\""}); nullopt if absent.
+std::optional<double> metric_value(const std::string& exposition, std::string_view name,
+                                   const std::vector<std::string>& labels = {});
+
+std::string read_text_file(const std::filesystem::path& path);
+
+// The fixture most tests use: one Redis, one server started by start_server().
+class integration_test : public ::testing::Test {
+protected:
+    redis_process redis_;
+    std::unique_ptr<server_process> server_;
+
+    // Starts (or restarts with new arguments) the fixture's server.
+    server_process& start_server(std::vector<std::string> args = {},
+                                 std::optional<std::string> config_json = std::nullopt);
+    // A further server sharing this fixture's Redis.
+    std::unique_ptr<server_process> another_server(std::vector<std::string> args = {});
+    unsigned short port() const { return server_->port(); }
+
+    ws_client connect(header_list headers = {});
+    // A connected client whose seeker hello succeeded (failures are recorded).
+    ws_client seeker(hello_result* out = nullptr);
+
+    http_response get(std::string_view target, const header_list& headers = {});
+};
+
+} // namespace kindred::itest
