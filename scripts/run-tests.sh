@@ -8,7 +8,15 @@ cd "$(dirname "$0")/.."
 build_dir=${1:-build/dev}
 status=0
 start=$(date +%s)
-ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j2 || status=$?
+ctest_log=$(mktemp)
+set +e
+ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -j2 2>&1 | tee "$ctest_log"
+ctest_status=${PIPESTATUS[0]}
+set -e
+[[ $ctest_status -eq 0 ]] || status=$ctest_status
+# "N% tests passed, F tests failed out of T" → the plain closing line below.
+summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$ctest_log" | tail -1 || true)
+rm -f "$ctest_log"
 
 fuzz_seconds=${KINDRED_FUZZ_SECONDS:-20}
 if [[ $fuzz_seconds -gt 0 ]]; then
@@ -19,4 +27,9 @@ if [[ $fuzz_seconds -gt 0 ]]; then
   fi
 fi
 echo "tests: finished in $(( $(date +%s) - start )) s, exit status $status"
+if [[ -n $summary ]]; then
+  total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
+  failed=$(sed -E 's/.*, ([0-9]+) tests? failed.*/\1/' <<<"$summary")
+  echo "ctest: $((total - failed)) passed, $failed failed"
+fi
 exit $status
