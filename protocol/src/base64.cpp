@@ -21,23 +21,23 @@ constexpr std::array<std::uint8_t, 256> reverse = make_reverse();
 
 } // namespace
 
-std::string base64_encode(std::span<const std::uint8_t> bytes) {
+std::string base64_encode(std::span<const std::uint8_t> data) {
     std::string out;
-    out.resize(base64_encoded_size(bytes.size()));
+    out.resize(base64_encoded_size(data.size()));
     std::size_t o = 0;
     std::size_t i = 0;
-    for (; i + 3 <= bytes.size(); i += 3) {
+    for (; i + 3 <= data.size(); i += 3) {
         const std::uint32_t n =
-            (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
+            (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
         out[o++] = alphabet[(n >> 18) & 63];
         out[o++] = alphabet[(n >> 12) & 63];
         out[o++] = alphabet[(n >> 6) & 63];
         out[o++] = alphabet[n & 63];
     }
-    const std::size_t rest = bytes.size() - i;
+    const std::size_t rest = data.size() - i;
     if (rest > 0) {
-        std::uint32_t n = std::uint32_t{bytes[i]} << 16;
-        if (rest == 2) n |= std::uint32_t{bytes[i + 1]} << 8;
+        std::uint32_t n = std::uint32_t{data[i]} << 16;
+        if (rest == 2) n |= std::uint32_t{data[i + 1]} << 8;
         out[o++] = alphabet[(n >> 18) & 63];
         out[o++] = alphabet[(n >> 12) & 63];
         out[o++] = rest == 2 ? alphabet[(n >> 6) & 63] : '=';

@@ -12,7 +12,7 @@
 
 namespace kindred::protocol {
 
-std::string base64_encode(std::span<const std::uint8_t> bytes);
+std::string base64_encode(std::span<const std::uint8_t> data);
 
 // Strict: the length must be a multiple of 4, only the standard alphabet, '=' only as the last
 // one or two characters, and the unused bits before the padding must be zero. So every byte
@@ -20,9 +20,9 @@ std::string base64_encode(std::span<const std::uint8_t> bytes);
 std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text);
 
 // Bytes that `encoded_chars` characters of padded base64 can hold at most, and the number of
-// characters `bytes` bytes take. Used to size-check before decoding.
-constexpr std::size_t base64_encoded_size(std::size_t bytes) {
-    return (bytes + 2) / 3 * 4;
+// characters `byte_count` bytes take. Used to size-check before decoding.
+constexpr std::size_t base64_encoded_size(std::size_t byte_count) {
+    return (byte_count + 2) / 3 * 4;
 }
 constexpr std::size_t base64_max_decoded_size(std::size_t encoded_chars) {
     return encoded_chars / 4 * 3;
