@@ -1,0 +1,70 @@
+-- claim.lua — make one match, atomically, after re-checking every hard rule in Redis: the
+-- request is still the one the snapshot saw and still waiting; the peer is still on the same
+-- shift, present, below capacity, not inside its planned-end window, has a prekey, and has not
+-- blocked the seeker. Then: take the request off the queue, count the conversation on the
+-- peer, pop one prekey, write the match record and the seeker's conversation pointer, and add
+-- the match to the wait statistics. All checks come before the first write, so a refusal
+-- changes nothing. Two claims for one request or one last slot: Redis runs one script at a
+-- time, so the second sees the first's writes and is refused.
+-- KEYS[1] queue  KEYS[2] req:{S}  KEYS[3] peer:{P}  KEYS[4] alive:{P}  KEYS[5] prekeys:{P}
+-- KEYS[6] blocked:{S}  KEYS[7] conv:{C}  KEYS[8] seeker:{S}  KEYS[9] stats  KEYS[10] stats_since
+-- ARGV: 1 session, 2 request id, 3 peer id, 4 shift id, 5 conversation id, 6 relaxed (0/1),
+--       7 shared tags (comma-joined), 8 now ms, 9 end window ms, 10 record ttl ms,
+--       11 stats window ms, 12 stats cap
+-- Returns {'ok', prekey, active, cap, prekeys_left, tags, langs, risk, at, first, payload}
+--      or {'fail', reason}.
+local r = redis.call('HMGET', KEYS[2], 'id', 'tags', 'langs', 'risk', 'at', 'first', 'payload')
+if r[1] ~= ARGV[2] or not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return {'fail', 'not_waiting'}
+end
+local p = redis.call('HMGET', KEYS[3], 'shift', 'state', 'cap', 'active', 'end')
+if p[1] ~= ARGV[4] then
+  return {'fail', 'stale_shift'}
+end
+if p[2] ~= 'on' then
+  return {'fail', 'shift_not_on'}
+end
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  return {'fail', 'not_present'}
+end
+local cap = tonumber(p[3]) or 0
+local active = tonumber(p[4]) or 0
+if active >= cap then
+  return {'fail', 'no_capacity'}
+end
+local now = tonumber(ARGV[8])
+if p[5] and p[5] ~= '' and now >= tonumber(p[5]) - tonumber(ARGV[9]) then
+  return {'fail', 'shift_ending_soon'}
+end
+if redis.call('SISMEMBER', KEYS[6], ARGV[3]) == 1 then
+  return {'fail', 'blocked'}
+end
+if redis.call('LLEN', KEYS[5]) == 0 then
+  return {'fail', 'no_prekey'}
+end
+if redis.call('EXISTS', KEYS[7]) == 1 then
+  return {'fail', 'conversation_exists'}
+end
+-- Every rule holds: commit.
+local prekey = redis.call('LPOP', KEYS[5])
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+active = redis.call('HINCRBY', KEYS[3], 'active', 1)
+local tags, langs, risk, at, first = r[2] or '', r[3] or '', r[4] or 'none', r[5] or '0', r[6] or '0'
+local payload = r[7] or ''
+redis.call('HSET', KEYS[7], 'session', ARGV[1], 'peer', ARGV[3], 'prekey', prekey,
+           'relaxed', ARGV[6], 'shared', ARGV[7], 'tags', tags, 'langs', langs, 'risk', risk,
+           'at', at, 'first', first, 'payload', payload, 'matched_at', ARGV[8], 'released', '0',
+           'requeued', '0')
+redis.call('PEXPIRE', KEYS[7], ARGV[10])
+redis.call('SET', KEYS[8], ARGV[5], 'PX', ARGV[10])
+-- Wait statistics: no session, no peer; the conversation id only keeps members unique.
+local waited = string.format('%d', now - (tonumber(at) or now))
+redis.call('ZADD', KEYS[9], ARGV[8], ARGV[5] .. '|' .. ARGV[8] .. '|' .. waited .. '|' .. langs
+           .. '|' .. tags .. '|' .. ARGV[6])
+redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf',
+           '(' .. string.format('%d', now - tonumber(ARGV[11])))
+redis.call('ZREMRANGEBYRANK', KEYS[9], 0, -(tonumber(ARGV[12]) + 1))
+redis.call('SET', KEYS[10], ARGV[8], 'NX')
+local left = redis.call('LLEN', KEYS[5])
+return {'ok', prekey, active, cap, left, tags, langs, risk, at, first, payload}
