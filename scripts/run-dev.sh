@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run-dev.sh — `make run`: one kindred-server in dev mode with its own redis-server.
 # Redis keeps its data in ./state (git ignores it) and listens only on a unix socket there;
-# both processes stop together when you press Ctrl-C or the server exits.
+# both processes stop together when you press Ctrl-C or the server exits. Dev mode only: the
+# demo staff accounts are (re)created with `kindredctl --dev demo-seed` and their credentials
+# printed. Nothing else ever creates demo accounts.
 # Usage: scripts/run-dev.sh BUILD_DIR   (env: KINDRED_LISTEN, default 127.0.0.1:8080)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +43,11 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 
+# Demo staff accounts (dev mode only: kindredctl refuses demo-seed without --dev). Reset on
+# every start, so their passwords are always the printed ones.
+demo=$("$build_dir/bin/kindredctl" --dev --config config/kindred.sample.json \
+  --redis "unix:$socket" demo-seed) || { echo "kindredctl demo-seed failed" >&2; exit 1; }
+
 port_file=$state/port
 rm -f "$port_file"
 "$build_dir/bin/kindred-server" --config config/kindred.sample.json --dev \
@@ -55,5 +62,7 @@ host=${listen%:*}
 echo
 echo "kindred: serving http://$host:$(cat "$port_file")/  (WebSocket: ws://$host:$(cat "$port_file")/v1/ws)"
 echo "kindred: Redis on unix:$socket — press Ctrl-C to stop both"
+echo "kindred: staff log in with POST /v1/auth/login; manage accounts with ./kindredctl"
+echo "$demo" | sed 's/^/kindred: /'
 echo
 wait "$server_pid"

@@ -136,6 +136,20 @@ const std::vector<option_spec>& option_table() {
         t.push_back(lim("idle_ping_s", 1, 86400,
                         "ping a socket idle this long; drop it after twice this",
                         &limits_config::idle_ping_s));
+        t.push_back(lim("login_failures_per_user", 1, 1000,
+                        "failed staff logins per username per window; then 429 (Redis)",
+                        &limits_config::login_failures_per_user));
+        t.push_back(lim("login_failures_per_address", 1, 1000000,
+                        "failed staff logins per client address per window; then 429 (memory "
+                        "only)",
+                        &limits_config::login_failures_per_address));
+        t.push_back(lim("login_window_s", 1, 86400, "window of both login failure counts",
+                        &limits_config::login_window_s));
+        t.push_back(lim("hash_threads", 1, 64, "threads that verify passwords (Argon2id)",
+                        &limits_config::hash_threads));
+        t.push_back(lim("hash_queue", 0, 100000,
+                        "logins that may wait for a hash thread; more answer 503",
+                        &limits_config::hash_queue));
 
         auto tim = [](std::string leaf, std::uint64_t min, std::uint64_t max, std::string help,
                       std::uint32_t timing_config::*m) {
@@ -166,6 +180,11 @@ const std::vector<option_spec>& option_table() {
         t.push_back(tim("shutdown_grace_s", 0, 3600,
                         "SIGTERM/SIGINT: time to close sockets before exit",
                         &timing_config::shutdown_grace_s));
+        t.push_back(tim("token_lifetime_s", 1, 2592000, "staff login tokens expire after this",
+                        &timing_config::token_lifetime_s));
+        t.push_back(tim("token_recheck_ms", 50, 60000,
+                        "open staff sockets re-check their token in Redis this often",
+                        &timing_config::token_recheck_ms));
         return t;
     }();
     return table;

@@ -5,7 +5,12 @@
 //   bad frames in a row close 1008; any frame that decodes resets the count;
 // - before hello, any message of another known type (valid or with invalid fields) is
 //   not_authenticated and closes 1008; bad JSON and unknown types get their decode error;
-// - after hello: role check (forbidden), then what exists (ping) or unavailable.
+// - after hello: role check (forbidden), then what exists (ping, and for peers
+//   register_identity and prekeys) or unavailable;
+// - a staff hello waits for the token lookup; unknown/dead token → not_authenticated, another
+//   role → forbidden, both closing 1008 (a client with the wrong credentials starts over);
+// - a dead staff token closes 4003, whether the monitor noticed it or a request found it.
+#include <kindred/accounts/identity.hpp>
 #include <kindred/protocol/codec.hpp>
 #include <kindred/server/connection_logic.hpp>
 
@@ -98,9 +103,11 @@ logic_output connection_logic::on_text(std::string_view text, token_bucket::cloc
                                          "too many messages; slow down", d.retry_after_ms));
         return out;
     }
-    if (phase_ == phase::hello_pending) {
-        // The I/O layer stops reading while a hello is pending; this is only a safety net.
-        out.frames.push_back(error_frame(decoded.id, error_code::conflict, "hello in progress"));
+    if (phase_ == phase::hello_pending || phase_ == phase::request_pending) {
+        // The I/O layer stops reading while a request is pending; this is only a safety net.
+        out.frames.push_back(error_frame(decoded.id, error_code::conflict,
+                                         phase_ == phase::hello_pending ? "hello in progress"
+                                                                        : "request in progress"));
         return out;
     }
     if (failure && phase_ == phase::awaiting_hello && failure->code == error_code::bad_message &&
@@ -145,17 +152,13 @@ logic_output connection_logic::on_decoded(const std::optional<std::string>& id,
         if (!h) return not_authenticated(id, std::move(out));
         if (h->resume_token) {
             out.session =
-                session_request{session_request::kind::resume, role::seeker, *h->resume_token};
+                session_request{session_request::kind::resume, role::seeker, {}, *h->resume_token};
         } else if (h->role == role::seeker) {
-            out.session = session_request{session_request::kind::create, role::seeker, {}};
+            out.session = session_request{session_request::kind::create, role::seeker, {}, {}};
         } else {
-            // Staff accounts arrive with issue #3: until then no staff token is known.
-            out.frames.push_back(
-                error_frame(id, error_code::not_authenticated, "unknown or expired token"));
-            phase_ = phase::closing;
-            out.close = close_codes::policy;
-            out.close_reason = "not authenticated";
-            return out;
+            // The codec guarantees a token for peer and moderator.
+            out.session =
+                session_request{session_request::kind::create, *h->role, h->token.value_or(""), {}};
         }
         pending_id_ = id;
         phase_ = phase::hello_pending;
@@ -179,7 +182,116 @@ logic_output connection_logic::on_decoded(const std::optional<std::string>& id,
         if (id) out.frames.push_back(ok_frame(id));
         return out;
     }
+    if (type == protocol::register_identity::wire_type || type == protocol::prekeys::wire_type)
+        return on_staff_message(id, message, std::move(out));
     out.frames.push_back(error_frame(id, error_code::unavailable, "not implemented yet"));
+    return out;
+}
+
+logic_output connection_logic::on_staff_message(const std::optional<std::string>& id,
+                                                const protocol::client_message& message,
+                                                logic_output out) {
+    if (!staff_) {
+        // A peer session always carries its staff identity; a record without one (written by an
+        // older server) cannot be checked, so it may not change the account.
+        out.frames.push_back(
+            error_frame(id, error_code::not_authenticated, "log in again and say hello"));
+        return out;
+    }
+    if (const auto* r = std::get_if<protocol::register_identity>(&message)) {
+        if (!accounts::valid_identity_key(r->identity_key)) {
+            out.frames.push_back(error_frame(id, error_code::bad_message,
+                                             "identity_key: not a usable Ed25519 public key"));
+            return out;
+        }
+        out.account = account_request{account_request::kind::register_identity, r->identity_key};
+    } else {
+        // Prekeys are checked against the key registered NOW (an admin may have reset it), so
+        // the account is read again; that read also re-checks the token.
+        pending_prekeys_ = std::get<protocol::prekeys>(message).keys;
+        out.account = account_request{account_request::kind::load_identity, {}};
+    }
+    pending_id_ = id;
+    pending_kind_ = out.account->what;
+    phase_ = phase::request_pending;
+    return out;
+}
+
+logic_output connection_logic::close_token_dead(const std::optional<std::string>& id,
+                                                logic_output out) {
+    out.frames.push_back(error_frame(id, error_code::not_authenticated,
+                                     "the login token is no longer valid; log in again"));
+    phase_ = phase::closing;
+    out.close = close_codes::token_revoked;
+    out.close_reason = "token revoked";
+    return out;
+}
+
+logic_output connection_logic::on_account_result(const account_result& result) {
+    logic_output out;
+    if (phase_ != phase::request_pending || !pending_kind_) return out; // closed meanwhile
+    const auto kind = *pending_kind_;
+    out.in_type = kind == account_request::kind::register_identity
+                      ? std::string(protocol::register_identity::wire_type)
+                      : std::string(protocol::prekeys::wire_type);
+    auto id = std::move(pending_id_);
+    pending_id_.reset();
+    pending_kind_.reset();
+    auto keys = std::move(pending_prekeys_);
+    pending_prekeys_.clear();
+    phase_ = phase::authenticated;
+
+    switch (result.what) {
+    case account_result::status::token_dead:
+        return close_token_dead(id, std::move(out));
+    case account_result::status::unavailable:
+        out.frames.push_back(
+            error_frame(id, error_code::unavailable, "accounts are unavailable; try again"));
+        return out;
+    case account_result::status::internal:
+        out.frames.push_back(error_frame(id, error_code::internal, "account record unreadable"));
+        return out;
+    case account_result::status::conflict:
+        out.frames.push_back(
+            error_frame(id, error_code::conflict,
+                        "a different identity key is registered; an administrator must reset it"));
+        return out;
+    case account_result::status::ok:
+        break;
+    }
+    if (kind == account_request::kind::register_identity) {
+        out.frames.push_back(ok_frame(id));
+        return out;
+    }
+    if (!result.identity_key) {
+        out.frames.push_back(error_frame(id, error_code::conflict,
+                                         "no identity key registered: register_identity first"));
+        return out;
+    }
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (!accounts::verify_prekey(*result.identity_key, keys[i].prekey, keys[i].signature)) {
+            out.frames.push_back(error_frame(
+                id, error_code::bad_message,
+                "keys[" + std::to_string(i) +
+                    "].signature: does not verify against the registered identity key"));
+            return out;
+        }
+    }
+    // Verified, not stored: prekey storage belongs to matching (issue #4).
+    out.frames.push_back(ok_frame(id, boost::json::object{{"verified", keys.size()}}));
+    return out;
+}
+
+logic_output connection_logic::on_token_dead(std::string_view reason) {
+    logic_output out;
+    out.in_type = "revoked";
+    if (phase_ == phase::closing) return out;
+    phase_ = phase::closing;
+    pending_id_.reset();
+    pending_kind_.reset();
+    pending_prekeys_.clear();
+    out.close = close_codes::token_revoked;
+    out.close_reason = std::string(reason);
     return out;
 }
 
@@ -195,10 +307,29 @@ logic_output connection_logic::on_session_result(const session_result& result) {
         phase_ = phase::authenticated;
         session_id_ = result.session_id;
         role_ = result.role;
+        staff_ = result.staff;
         protocol::hello_ok ok{result.session_id, result.role, result.resume_token, {}};
         out.frames.push_back(ok_frame(id, protocol::ok_fields(ok)));
         break;
     }
+    case session_result::status::not_authenticated:
+        out.frames.push_back(error_frame(id, error_code::not_authenticated,
+                                         "unknown, expired or revoked token; log in again"));
+        phase_ = phase::closing;
+        out.close = close_codes::policy;
+        out.close_reason = "not authenticated";
+        break;
+    case session_result::status::forbidden:
+        out.frames.push_back(
+            error_frame(id, error_code::forbidden, "this token's account may not take that role"));
+        phase_ = phase::closing;
+        out.close = close_codes::policy;
+        out.close_reason = "wrong role";
+        break;
+    case session_result::status::internal:
+        phase_ = phase::awaiting_hello;
+        out.frames.push_back(error_frame(id, error_code::internal, "session record unreadable"));
+        break;
     case session_result::status::not_found:
         phase_ = phase::awaiting_hello;
         out.frames.push_back(

@@ -1,11 +1,14 @@
 // connection_registry.cpp — see connection_registry.hpp.
 #include <kindred/server/connection_registry.hpp>
+#include <kindred/server/staff_auth.hpp>
+
+#include <algorithm>
 
 namespace kindred::server {
 
 void connection_registry::add(std::uint64_t id, std::weak_ptr<connection_handle> handle) {
     std::lock_guard lock(mutex_);
-    handles_[id] = entry{std::move(handle), {}};
+    handles_[id] = entry{std::move(handle), {}, std::nullopt};
 }
 
 void connection_registry::remove(std::uint64_t id) {
@@ -45,6 +48,55 @@ std::vector<std::shared_ptr<connection_handle>> connection_registry::snapshot() 
     for (const auto& [id, e] : handles_)
         if (auto h = e.handle.lock()) out.push_back(std::move(h));
     return out;
+}
+
+void connection_registry::set_staff(std::uint64_t id, staff_identity who) {
+    std::lock_guard lock(mutex_);
+    if (auto it = handles_.find(id); it != handles_.end()) it->second.staff = std::move(who);
+}
+
+std::vector<std::uint64_t>
+connection_registry::revoked_by(const accounts::revocation& notice) const {
+    std::vector<std::uint64_t> out;
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, e] : handles_)
+        if (e.staff && revokes(notice, *e.staff)) out.push_back(id);
+    return out;
+}
+
+std::vector<std::uint64_t> connection_registry::expired(std::int64_t now_ms) const {
+    std::vector<std::uint64_t> out;
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, e] : handles_)
+        if (e.staff && e.staff->expires_at <= now_ms) out.push_back(id);
+    return out;
+}
+
+std::vector<std::string> connection_registry::staff_token_hashes() const {
+    std::vector<std::string> out;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, e] : handles_)
+            if (e.staff) out.push_back(e.staff->token_hash);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::vector<std::uint64_t> connection_registry::with_token_hash(std::string_view token_hash) const {
+    std::vector<std::uint64_t> out;
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, e] : handles_)
+        if (e.staff && e.staff->token_hash == token_hash) out.push_back(id);
+    return out;
+}
+
+std::size_t connection_registry::staff_count() const {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::size_t>(
+        std::count_if(handles_.begin(), handles_.end(),
+                      [](const auto& kv) { return kv.second.staff.has_value(); }));
 }
 
 } // namespace kindred::server

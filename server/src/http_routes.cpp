@@ -1,13 +1,18 @@
 // http_routes.cpp — see http_routes.hpp. Error codes in HTTP bodies reuse the contract's codes
-// where one fits (bad_message, forbidden, not_found, too_large, unavailable, internal) and add
-// method_not_allowed and upgrade_required, which have no WebSocket counterpart.
+// where one fits (bad_json, bad_message, not_authenticated, forbidden, not_found, too_large,
+// rate_limited, unavailable, internal) and add method_not_allowed and upgrade_required, which
+// have no WebSocket counterpart.
 #include <kindred/protocol/messages.hpp>
 #include <kindred/server/http_routes.hpp>
 #include <kindred/server/metrics.hpp>
 #include <kindred/server/static_files.hpp>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <cctype>
 
 namespace kindred::server {
 
@@ -20,6 +25,68 @@ http_response_spec error_response(unsigned status, std::string_view code,
     r.content_type = "application/json";
     r.body = json::serialize(json::object{{"error", code}, {"message", message}});
     return r;
+}
+
+std::variant<login_request, http_response_spec> parse_login_body(std::string_view body) {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec) return error_response(400, "bad_json", "body: not valid JSON");
+    const auto* o = v.if_object();
+    if (!o)
+        return error_response(400, "bad_message",
+                              "body: expected a JSON object {\"username\", \"password\"}");
+    login_request r;
+    for (const char* field : {"username", "password"}) {
+        const auto* f = o->if_contains(field);
+        if (!f || !f->is_string())
+            return error_response(400, "bad_message", std::string(field) + ": required, a string");
+        (std::string_view(field) == "username" ? r.username : r.password) =
+            std::string(f->as_string());
+    }
+    return r;
+}
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+} // namespace
+
+std::optional<std::string> bearer_token(std::string_view authorization) {
+    constexpr std::string_view scheme = "bearer";
+    if (authorization.size() <= scheme.size() || !iequals(authorization.substr(0, 6), scheme))
+        return std::nullopt;
+    std::string_view rest = authorization.substr(scheme.size());
+    if (rest.front() != ' ') return std::nullopt;
+    rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
+    while (!rest.empty() && rest.back() == ' ')
+        rest.remove_suffix(1);
+    if (rest.empty()) return std::nullopt;
+    for (unsigned char c : rest)
+        if (c <= 0x20 || c >= 0x7f) return std::nullopt;
+    return std::string(rest);
+}
+
+bool token_in_query(std::string_view target) {
+    target = target.substr(0, target.find('#'));
+    auto q = target.find('?');
+    if (q == std::string_view::npos) return false;
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+        auto amp = query.find_first_of("&;");
+        std::string_view param = query.substr(0, amp);
+        std::string_view name = param.substr(0, param.find('='));
+        if (iequals(name, "token") || iequals(name, "access_token") ||
+            iequals(name, "resume_token"))
+            return true;
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    }
+    return false;
 }
 
 std::string client_config_json(const config& cfg) {
@@ -72,6 +139,13 @@ http_routes::http_routes(const config& cfg, std::filesystem::path web_root, cons
 
 route_result http_routes::route(std::string_view method, std::string_view target,
                                 bool is_upgrade) const {
+    return route(http_request_view{method, target, is_upgrade, {}, std::nullopt});
+}
+
+route_result http_routes::route(const http_request_view& request) const {
+    const std::string_view method = request.method;
+    const std::string_view target = request.target;
+    const bool is_upgrade = request.is_upgrade;
     const std::string_view path = target.substr(0, target.find_first_of("?#"));
     const bool get = method == "GET" || method == "HEAD";
     route_result out;
@@ -87,6 +161,41 @@ route_result http_routes::route(std::string_view method, std::string_view target
         r.headers.emplace_back("Allow", std::string(allow));
         return r;
     };
+
+    // Refused everywhere, so a client that puts a token in a URL learns it at once instead
+    // of leaking it into access logs and browser history.
+    if (token_in_query(target)) {
+        out.response = error_response(400, "bad_message",
+                                      "tokens never travel in URLs: send the login token in "
+                                      "the Authorization header or in hello");
+        return out;
+    }
+
+    if (path == "/v1/auth/login" || path == "/v1/auth/logout") {
+        if (method != "POST") {
+            out.response = not_allowed("POST");
+            return out;
+        }
+        if (path == "/v1/auth/login") {
+            auto parsed = parse_login_body(request.body);
+            if (auto* bad = std::get_if<http_response_spec>(&parsed)) {
+                out.response = std::move(*bad);
+                return out;
+            }
+            out.auth = auth_action{
+                auth_action::kind::login, std::move(std::get<login_request>(parsed)), {}};
+            return out;
+        }
+        auto token = request.authorization ? bearer_token(*request.authorization) : std::nullopt;
+        if (!token) {
+            out.response =
+                error_response(401, "not_authenticated", "send Authorization: Bearer <token>");
+            out.response.headers.emplace_back("WWW-Authenticate", "Bearer");
+            return out;
+        }
+        out.auth = auth_action{auth_action::kind::logout, {}, std::move(*token)};
+        return out;
+    }
 
     if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/v1/config") {
         if (!get) {

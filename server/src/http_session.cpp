@@ -1,10 +1,12 @@
-// http_session.cpp — one HTTP/1.1 connection: reads a request (headers ≤ 8 KiB), answers it
-// from http_routes, and either keeps the connection for the next request or hands it to a
-// WebSocket session on an allowed upgrade.
+// http_session.cpp — one HTTP/1.1 connection: reads a request (headers ≤ 8 KiB, body ≤ 4 KiB),
+// answers it from http_routes (or, for login/logout, from auth_service, asynchronously), and
+// either keeps the connection for the next request or hands it to a WebSocket session on an
+// allowed upgrade. The client address goes to the login limiter only; it is never logged.
 // Lifetime: kept alive by its pending handlers (shared_from_this).
 // Threading: every member runs on the connection's strand (the socket's executor). One
 // request is read, answered and written at a time (no pipelining).
 #include "net_sessions.hpp"
+#include <kindred/server/auth_service.hpp>
 #include <kindred/server/http_routes.hpp>
 
 #include <boost/asio/dispatch.hpp>
@@ -14,6 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -31,8 +34,8 @@ namespace net = boost::asio;
 namespace {
 
 constexpr std::uint32_t header_limit_bytes = 8 * 1024;
-// No route takes a body yet (login arrives with issue #3); anything larger is refused.
-constexpr std::uint64_t body_limit_bytes = 64 * 1024;
+// Only the auth routes take a body, and a small one.
+constexpr std::uint64_t body_limit_bytes = max_request_body_bytes;
 
 bool is_http_parse_error(const beast::error_code& ec) {
     return ec.category() == beast::error_code(http::error::bad_method).category();
@@ -95,9 +98,17 @@ private:
 
     void handle(http::request<http::string_body> req) {
         const bool upgrade = websocket::is_upgrade(req);
-        auto route = ctx_.routes.route(req.method_string(), req.target(), upgrade);
+        std::optional<std::string_view> authorization;
+        if (auto it = req.find(http::field::authorization); it != req.end())
+            authorization = it->value();
+        auto route = ctx_.routes.route(http_request_view{req.method_string(), req.target(), upgrade,
+                                                         req.body(), authorization});
         const bool head = req.method() == http::verb::head;
         const bool keep_alive = req.keep_alive() && !ctx_.draining.load();
+        // A login body holds a password: do not leave it in freed memory.
+        sodium_memzero(req.body().data(), req.body().size());
+
+        if (route.auth) return start_auth(std::move(*route.auth), req.version(), keep_alive);
 
         if (route.websocket) {
             std::optional<std::string_view> origin;
@@ -115,6 +126,26 @@ private:
             return;
         }
         send(std::move(route.response), req.version(), keep_alive, head);
+    }
+
+    // Login and logout answer later, from the account store; nothing is read meanwhile.
+    void start_auth(auth_action action, unsigned version, bool keep_alive) {
+        if (!ctx_.auth)
+            return send(error_response(503, "unavailable", "accounts are not available"), version,
+                        keep_alive, false);
+        auto reply = [self = shared_from_this(), version, keep_alive](http_response_spec spec) {
+            // auth_service answers on the Redis strand or a hash thread: come back to ours.
+            net::post(self->stream_.get_executor(), [self, spec = std::move(spec), version,
+                                                     keep_alive]() mutable {
+                self->guarded([&] { self->send(std::move(spec), version, keep_alive, false); });
+            });
+        };
+        if (action.what == auth_action::kind::logout)
+            return ctx_.auth->logout(std::move(action.token), std::move(reply));
+        beast::error_code ec;
+        auto endpoint = stream_.socket().remote_endpoint(ec);
+        std::string address = ec ? std::string() : endpoint.address().to_string();
+        ctx_.auth->login(std::move(action.login), std::move(address), std::move(reply));
     }
 
     template <class Body>

@@ -2,6 +2,8 @@
 // parts together, run the io_context on N threads, drain on SIGTERM/SIGINT, exit 0.
 // Threading: main builds everything before the worker threads start and tears it down after
 // they have all returned; the shutdown sequence itself runs on a strand.
+#include <kindred/accounts/account_store.hpp>
+#include <kindred/server/auth_service.hpp>
 #include <kindred/server/config.hpp>
 #include <kindred/server/connection_registry.hpp>
 #include <kindred/server/http_routes.hpp>
@@ -10,6 +12,7 @@
 #include <kindred/server/metrics.hpp>
 #include <kindred/server/server_context.hpp>
 #include <kindred/server/session_store.hpp>
+#include <kindred/server/staff_monitor.hpp>
 #include <kindred/server/static_files.hpp>
 #include <kindred/store/client.hpp>
 #include <kindred/store/endpoint.hpp>
@@ -19,6 +22,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <sodium.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -35,6 +39,7 @@
 
 namespace net = boost::asio;
 namespace ks = kindred::server;
+namespace ka = kindred::accounts;
 namespace store = kindred::store;
 
 namespace {
@@ -197,6 +202,28 @@ int run(ks::config cfg) {
     };
     store::client redis(io, copts);
 
+    // Argon2id runs here, never on an io_context thread (it takes ~0.1 s and 64 MiB).
+    // auth_service bounds how many logins may wait for it.
+    net::thread_pool hash_pool(cfg.limits.hash_threads);
+    ka::account_store_options aopts;
+    for (const auto& t : cfg.tags)
+        aopts.catalog.tags.push_back(t.id);
+    for (const auto& l : cfg.languages)
+        aopts.catalog.languages.push_back(l.id);
+    aopts.token_lifetime = std::chrono::seconds(cfg.timing.token_lifetime_s);
+    aopts.run_blocking = [&hash_pool](std::function<void()> job) {
+        net::post(hash_pool, std::move(job));
+    };
+    aopts.lockout = ka::lockout_policy{cfg.limits.login_failures_per_user,
+                                       std::chrono::seconds(cfg.limits.login_window_s)};
+    ka::account_store accounts(redis, aopts);
+    ks::auth_options auth_opts;
+    auth_opts.address_policy.max_failures = cfg.limits.login_failures_per_address;
+    auth_opts.address_policy.window = std::chrono::seconds(cfg.limits.login_window_s);
+    auth_opts.max_pending_logins =
+        std::size_t{cfg.limits.hash_threads} + std::size_t{cfg.limits.hash_queue};
+    ks::auth_service auth(accounts, stats, auth_opts);
+
     const auto grace = std::chrono::seconds(cfg.timing.seeker_grace_s);
     const auto heartbeat = std::chrono::seconds(cfg.timing.heartbeat_s);
     ks::session_store sessions(
@@ -204,11 +231,14 @@ int run(ks::config cfg) {
         ks::session_store_options{cfg.instance_id, grace, std::max(grace, 3 * heartbeat),
                                   [&connections](std::uint64_t conn, const std::string& session) {
                                       if (auto c = connections.find(conn)) c->taken_over(session);
-                                  }});
+                                  },
+                                  &accounts});
     ks::instance_registry registry(io, redis, stats, connections, sessions,
                                    ks::instance_registry_options{cfg.instance_id, heartbeat});
     ks::http_routes routes(cfg, web_root, stats, [&registry] { return registry.ready(); });
     ks::server_context ctx{cfg, stats, routes, connections, sessions};
+    ctx.auth = &auth;
+    ctx.accounts = &accounts;
 
     store::subscriber_options sopts;
     sopts.address = *endpoint;
@@ -222,6 +252,11 @@ int run(ks::config cfg) {
                       if (auto t = ks::session_store::parse_takeover(payload))
                           if (auto c = connections.find(t->second)) c->taken_over(t->first);
                   });
+    // Dead staff tokens (ctl:revoked, periodic re-check, expiry) close their sockets with 4003.
+    ks::staff_monitor monitor(
+        io, accounts, connections, stats,
+        ks::staff_monitor_options{std::chrono::milliseconds(cfg.timing.token_recheck_ms), {}});
+    monitor.start(bus);
 
     ks::listener listener(io, ctx);
     if (auto ec = listener.open(cfg.listen_host, cfg.listen_port)) {
@@ -258,6 +293,9 @@ int run(ks::config cfg) {
     io.run();
     for (auto& t : workers)
         t.join();
+    // Logins still waiting for a hash are dropped; one being hashed finishes first.
+    hash_pool.stop();
+    hash_pool.join();
     spdlog::info("event=shutdown_complete");
     spdlog::shutdown();
     return exit_ok;

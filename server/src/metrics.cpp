@@ -132,6 +132,11 @@ std::string metrics::render() const {
     labelled(out, "kindred_http_responses_total", "status", http_responses_);
     family(out, "kindred_ws_closes_total", "counter", "WebSocket closes, by close code.");
     labelled(out, "kindred_ws_closes_total", "code", ws_closes_);
+    family(out, "kindred_login_attempts_total", "counter", "Staff login attempts, by outcome.");
+    labelled(out, "kindred_login_attempts_total", "outcome", logins_);
+    family(out, "kindred_staff_sockets_revoked_total", "counter",
+           "Staff sockets closed 4003 because their token died, by reason.");
+    labelled(out, "kindred_staff_sockets_revoked_total", "reason", staff_revoked_);
 
     family(out, "kindred_redis_command_seconds", "histogram", "Redis command latency.");
     for (std::size_t i = 0; i < latency_histogram::bounds.size(); ++i) {

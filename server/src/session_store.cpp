@@ -1,6 +1,9 @@
 // session_store.cpp — see session_store.hpp. Never logs tokens or their hashes.
+// Staff tokens are looked up through accounts::account_store; only their hashes are stored.
+#include <kindred/accounts/account_store.hpp>
 #include <kindred/server/lua_scripts.hpp>
 #include <kindred/server/session_store.hpp>
+#include <kindred/server/staff_auth.hpp>
 #include <kindred/store/client.hpp>
 
 #include <boost/json/parse.hpp>
@@ -143,15 +146,52 @@ session_store::session_store(store::client& redis, session_store_options options
 }
 
 void session_store::create(protocol::role role, std::uint64_t conn, result_handler h) {
+    create_session(role, conn, std::nullopt, std::move(h));
+}
+
+void session_store::create_staff(protocol::role role, std::string token, std::uint64_t conn,
+                                 result_handler h) {
+    if (!options_.accounts) {
+        session_result out;
+        out.what = session_result::status::not_authenticated;
+        h(std::move(out));
+        return;
+    }
+    options_.accounts->lookup(
+        std::move(token),
+        [this, role, conn, h = std::move(h), g = std::make_shared<in_flight_guard>(in_flight_)](
+            boost::system::error_code ec, accounts::token_info info) mutable {
+            auto check = check_staff_token(ec, info, role);
+            if (check.what != session_result::status::ok) {
+                session_result out;
+                out.what = check.what;
+                h(std::move(out));
+                return;
+            }
+            create_session(role, conn, std::move(check.staff), std::move(h));
+        });
+}
+
+void session_store::create_session(protocol::role role, std::uint64_t conn,
+                                   std::optional<staff_identity> staff, result_handler h) {
     std::string id = random_base64url(session_bytes);
     std::string token = id + "." + random_base64url(secret_bytes);
     std::string hash = token_hash(token);
-    redis_.eval(create_script(), {session_key(id)},
-                {std::string(protocol::to_string(role)), options_.instance_id, std::to_string(conn),
-                 hash, std::to_string(unix_ms()), std::to_string(options_.connected_ttl.count())},
-                [h = std::move(h), id, token, role,
+    std::vector<std::string> args{std::string(protocol::to_string(role)),
+                                  options_.instance_id,
+                                  std::to_string(conn),
+                                  hash,
+                                  std::to_string(unix_ms()),
+                                  std::to_string(options_.connected_ttl.count())};
+    if (staff) {
+        args.push_back(staff->username);
+        args.push_back(staff->token_hash);
+        args.push_back(std::to_string(staff->expires_at));
+    }
+    redis_.eval(create_script(), {session_key(id)}, std::move(args),
+                [h = std::move(h), id, token, role, staff = std::move(staff),
                  g = std::make_shared<in_flight_guard>(in_flight_)](boost::system::error_code ec,
-                                                                    store::reply r) {
+                                                                    store::reply r) mutable {
                     session_result out;
                     if (ec || r.integer() != 1) {
                         out.what = session_result::status::unavailable;
@@ -160,6 +200,7 @@ void session_store::create(protocol::role role, std::uint64_t conn, result_handl
                         out.session_id = id;
                         out.role = role;
                         out.resume_token = token;
+                        out.staff = std::move(staff);
                     }
                     h(std::move(out));
                 });
@@ -168,55 +209,100 @@ void session_store::create(protocol::role role, std::uint64_t conn, result_handl
 void session_store::resume(std::string resume_token, std::uint64_t conn, result_handler h) {
     auto id = session_of_token(resume_token);
     if (!id) {
-        h(session_result{session_result::status::not_found, {}, {}, {}});
+        session_result out;
+        out.what = session_result::status::not_found;
+        h(std::move(out));
         return;
     }
     std::string hash = token_hash(resume_token);
-    redis_.eval(
-        resume_script(), {session_key(*id)},
-        {hash, options_.instance_id, std::to_string(conn),
-         std::to_string(options_.connected_ttl.count())},
-        [this, h = std::move(h), id = *id, token = std::move(resume_token), conn,
-         g = std::make_shared<in_flight_guard>(in_flight_)](boost::system::error_code ec,
-                                                            store::reply r) {
+    redis_.eval(resume_script(), {session_key(*id)},
+                {hash, options_.instance_id, std::to_string(conn),
+                 std::to_string(options_.connected_ttl.count())},
+                [this, h = std::move(h), id = *id, token = std::move(resume_token), conn,
+                 g = std::make_shared<in_flight_guard>(in_flight_)](boost::system::error_code ec,
+                                                                    store::reply r) mutable {
+                    session_result out;
+                    if (ec) {
+                        out.what = session_result::status::unavailable;
+                        h(std::move(out));
+                        return;
+                    }
+                    if (!r.is_array() || r.size() < 3) {
+                        out.what = session_result::status::not_found;
+                        h(std::move(out));
+                        return;
+                    }
+                    auto role = protocol::from_string<protocol::role>(r.at(0).str());
+                    if (!role) {
+                        out.what = session_result::status::not_found;
+                        h(std::move(out));
+                        return;
+                    }
+                    std::string auth_hash = r.size() > 3 ? r.at(3).str() : std::string();
+                    after_resume(std::move(id), std::move(token), conn, *role, r.at(1).str(),
+                                 r.at(2).str(), std::move(auth_hash), std::move(h));
+                });
+}
+
+void session_store::after_resume(std::string id, std::string token, std::uint64_t conn,
+                                 protocol::role role, std::string old_instance,
+                                 std::string old_conn_text, std::string auth_hash,
+                                 result_handler h) {
+    // Tells the previous holder (if any, and not this very connection) to close 4001.
+    auto take_over = [this, id, conn, old_instance, old_conn_text] {
+        std::uint64_t old_conn = 0;
+        auto [p, perr] = std::from_chars(old_conn_text.data(),
+                                         old_conn_text.data() + old_conn_text.size(), old_conn);
+        bool has_holder = !old_conn_text.empty() && perr == std::errc{} &&
+                          p == old_conn_text.data() + old_conn_text.size();
+        if (!has_holder || (old_instance == options_.instance_id && old_conn == conn)) return;
+        if (old_instance == options_.instance_id) {
+            if (options_.local_takeover) options_.local_takeover(old_conn, id);
+        } else if (!old_instance.empty()) {
+            // At most once is enough: a holder that misses it still loses the session (its
+            // refresh and release scripts no longer match).
+            redis_.publish(bus_channel(old_instance), takeover_message(id, old_conn),
+                           [](boost::system::error_code, store::reply) {});
+        }
+    };
+    if (role == protocol::role::seeker) {
+        take_over();
+        session_result out;
+        out.what = session_result::status::ok;
+        out.session_id = std::move(id);
+        out.role = role;
+        out.resume_token = std::move(token);
+        h(std::move(out));
+        return;
+    }
+    // A staff session lives only as long as the login token that opened it.
+    if (!options_.accounts || auth_hash.empty()) {
+        release(id, conn);
+        session_result out;
+        out.what = session_result::status::not_authenticated;
+        h(std::move(out));
+        return;
+    }
+    options_.accounts->lookup_hash(
+        std::move(auth_hash), [this, id = std::move(id), token = std::move(token), conn, role,
+                               take_over = std::move(take_over), h = std::move(h),
+                               g = std::make_shared<in_flight_guard>(in_flight_)](
+                                  boost::system::error_code ec, accounts::token_info info) mutable {
+            auto check = check_staff_token(ec, info, role);
             session_result out;
-            if (ec) {
-                out.what = session_result::status::unavailable;
+            if (check.what != session_result::status::ok) {
+                // The resume script made this connection the holder: let go at once.
+                release(id, conn);
+                out.what = check.what;
                 h(std::move(out));
                 return;
             }
-            if (!r.is_array() || r.size() != 3) {
-                out.what = session_result::status::not_found;
-                h(std::move(out));
-                return;
-            }
-            auto role = protocol::from_string<protocol::role>(r.at(0).str());
-            if (!role) {
-                out.what = session_result::status::not_found;
-                h(std::move(out));
-                return;
-            }
-            const std::string& old_instance = r.at(1).str();
-            const std::string& old_conn_text = r.at(2).str();
-            std::uint64_t old_conn = 0;
-            auto [p, perr] = std::from_chars(old_conn_text.data(),
-                                             old_conn_text.data() + old_conn_text.size(), old_conn);
-            bool has_holder = !old_conn_text.empty() && perr == std::errc{} &&
-                              p == old_conn_text.data() + old_conn_text.size();
-            if (has_holder && !(old_instance == options_.instance_id && old_conn == conn)) {
-                if (old_instance == options_.instance_id) {
-                    if (options_.local_takeover) options_.local_takeover(old_conn, id);
-                } else if (!old_instance.empty()) {
-                    // At most once is enough: a holder that misses it still loses the session
-                    // (its refresh and release scripts no longer match).
-                    redis_.publish(bus_channel(old_instance), takeover_message(id, old_conn),
-                                   [](boost::system::error_code, store::reply) {});
-                }
-            }
+            take_over();
             out.what = session_result::status::ok;
-            out.session_id = id;
-            out.role = *role;
-            out.resume_token = token;
+            out.session_id = std::move(id);
+            out.role = role;
+            out.resume_token = std::move(token);
+            out.staff = std::move(check.staff);
             h(std::move(out));
         });
 }

@@ -2,11 +2,14 @@
 // through connection_logic, writes the answers through a bounded outbound queue.
 // Lifetime: kept alive by its pending handlers (shared_from_this); the registry holds a weak
 // reference only.
-// Threading: every member runs on the connection's strand (the stream's executor); close()
-// and taken_over() may be called from any thread and post to it. One read and at most one
-// write (or the close) are outstanding at a time.
+// Threading: every member runs on the connection's strand (the stream's executor); close(),
+// taken_over() and token_dead() may be called from any thread and post to it. One read and at
+// most one write (or the close) are outstanding at a time; while a session or account request
+// is pending nothing more is read.
 #include "net_sessions.hpp"
+#include <kindred/accounts/account_store.hpp>
 #include <kindred/server/connection_logic.hpp>
+#include <kindred/server/staff_auth.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -35,6 +38,21 @@ namespace {
 // A read buffer that grew for one large frame is given back afterwards: most frames are small
 // and idle connections should cost little memory.
 constexpr std::size_t keep_buffer_bytes = 16 * 1024;
+
+const char* failure_reason(session_result::status s) {
+    switch (s) {
+    case session_result::status::not_found:
+        return "not_found";
+    case session_result::status::not_authenticated:
+        return "not_authenticated";
+    case session_result::status::forbidden:
+        return "forbidden";
+    case session_result::status::internal:
+        return "internal";
+    default:
+        return "unavailable";
+    }
+}
 
 // Only a prefix of the session id goes to logs: enough to follow one session, not a handle.
 std::string short_id(const std::string& id) {
@@ -81,6 +99,16 @@ public:
         net::post(ws_.get_executor(),
                   [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
                       self->guarded([&] { self->start_close(code, std::move(reason)); });
+                  });
+    }
+
+    void token_dead(std::string reason) override {
+        net::post(ws_.get_executor(),
+                  [self = shared_from_this(), reason = std::move(reason)]() mutable {
+                      self->guarded([&] {
+                          if (self->finished_) return;
+                          self->apply(self->logic_.on_token_dead(reason));
+                      });
                   });
     }
 
@@ -157,10 +185,10 @@ private:
 
             auto out = logic_.on_text(text, std::chrono::steady_clock::now());
             ctx_.stats.frame_in(out.in_type);
-            const bool wants_session = out.session.has_value();
+            const bool waits = out.waits();
             apply(std::move(out));
-            // While a hello waits for Redis the next frame stays unread: answers keep order.
-            if (!closing_ && !wants_session) do_read();
+            // While a request waits for Redis the next frame stays unread: answers keep order.
+            if (!closing_ && !waits) do_read();
         });
     }
 
@@ -173,6 +201,37 @@ private:
             return;
         }
         if (out.session) start_session(std::move(*out.session));
+        if (out.account) start_account(*out.account);
+    }
+
+    void start_account(const account_request& request) {
+        auto done = [self = shared_from_this()](account_result r) {
+            // Account handlers run on the Redis client's strand: come back to ours.
+            net::post(self->ws_.get_executor(), [self, r = std::move(r)]() mutable {
+                self->guarded([&] { self->on_account(std::move(r)); });
+            });
+        };
+        const auto& staff = logic_.staff();
+        if (!ctx_.accounts || !staff) {
+            done(account_result{account_result::status::unavailable, std::nullopt});
+            return;
+        }
+        if (request.what == account_request::kind::register_identity) {
+            ctx_.accounts->register_identity(
+                staff->username, request.identity_key,
+                [done](boost::system::error_code ec) { done(register_identity_result(ec)); });
+        } else {
+            ctx_.accounts->lookup_hash(
+                staff->token_hash, [done](boost::system::error_code ec, accounts::token_info info) {
+                    done(load_identity_result(ec, info));
+                });
+        }
+    }
+
+    void on_account(account_result r) {
+        if (closing_ || finished_) return;
+        apply(logic_.on_account_result(r));
+        if (!closing_) do_read();
     }
 
     void start_session(session_request request) {
@@ -183,7 +242,10 @@ private:
                 self->guarded([&] { self->on_session(std::move(r), resumed); });
             });
         };
-        if (request.what == session_request::kind::create)
+        if (request.what == session_request::kind::create && request.role != protocol::role::seeker)
+            ctx_.sessions.create_staff(request.role, std::move(request.token), id_,
+                                       std::move(done));
+        else if (request.what == session_request::kind::create)
             ctx_.sessions.create(request.role, id_, std::move(done));
         else
             ctx_.sessions.resume(std::move(request.resume_token), id_, std::move(done));
@@ -199,11 +261,19 @@ private:
         if (ok) {
             session_id_ = r.session_id;
             ctx_.connections.set_session(id_, session_id_);
-            spdlog::info("event=session_{} conn={} session={} role={}", resumed ? "resume" : "open",
-                         id_, short_id(session_id_), protocol::to_string(r.role));
+            if (r.staff) {
+                // From now on revocation notices, the re-check and expiry can reach us.
+                ctx_.connections.set_staff(id_, *r.staff);
+                spdlog::info("event=session_{} conn={} session={} role={} user={}",
+                             resumed ? "resume" : "open", id_, short_id(session_id_),
+                             protocol::to_string(r.role), r.staff->username);
+            } else {
+                spdlog::info("event=session_{} conn={} session={} role={}",
+                             resumed ? "resume" : "open", id_, short_id(session_id_),
+                             protocol::to_string(r.role));
+            }
         } else {
-            spdlog::info("event=hello_failed conn={} reason={}", id_,
-                         r.what == session_result::status::not_found ? "not_found" : "unavailable");
+            spdlog::info("event=hello_failed conn={} reason={}", id_, failure_reason(r.what));
         }
         apply(logic_.on_session_result(r));
         if (!closing_) do_read();

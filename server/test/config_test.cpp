@@ -296,3 +296,35 @@ TEST(Config, HelpListsEveryOption) {
         EXPECT_NE(r.text.find(needle), std::string::npos) << needle;
     }
 }
+
+TEST(Config, StaffLoginOptions) {
+    auto d = load({});
+    ASSERT_EQ(d.what, ks::load_result::action::run) << d.text;
+    EXPECT_EQ(d.cfg.timing.token_lifetime_s, 43200u);
+    EXPECT_EQ(d.cfg.timing.token_recheck_ms, 500u);
+    EXPECT_EQ(d.cfg.limits.login_failures_per_user, 5u);
+    EXPECT_EQ(d.cfg.limits.login_failures_per_address, 20u);
+    EXPECT_EQ(d.cfg.limits.login_window_s, 900u);
+    EXPECT_EQ(d.cfg.limits.hash_threads, 2u);
+    EXPECT_EQ(d.cfg.limits.hash_queue, 32u);
+
+    auto r = load({"--config", "k.json", "--token-lifetime-s", "3", "--hash-threads", "1"},
+                  {{"KINDRED_LOGIN_FAILURES_PER_ADDRESS", "4"}},
+                  {{"k.json", R"({"timing": {"token_recheck_ms": 200},
+                                  "limits": {"login_failures_per_user": 2, "login_window_s": 60,
+                                             "hash_queue": 0}})"}});
+    ASSERT_EQ(r.what, ks::load_result::action::run) << r.text;
+    EXPECT_EQ(r.cfg.timing.token_lifetime_s, 3u);
+    EXPECT_EQ(r.cfg.timing.token_recheck_ms, 200u);
+    EXPECT_EQ(r.cfg.limits.login_failures_per_user, 2u);
+    EXPECT_EQ(r.cfg.limits.login_failures_per_address, 4u);
+    EXPECT_EQ(r.cfg.limits.login_window_s, 60u);
+    EXPECT_EQ(r.cfg.limits.hash_threads, 1u);
+    EXPECT_EQ(r.cfg.limits.hash_queue, 0u);
+
+    auto bad = load({"--token-lifetime-s", "0"});
+    ASSERT_EQ(bad.what, ks::load_result::action::fail);
+    EXPECT_NE(bad.text.find("--token-lifetime-s"), std::string::npos);
+    EXPECT_EQ(load({"--hash-threads", "0"}).what, ks::load_result::action::fail);
+    EXPECT_NE(ks::help_text().find("--token-lifetime-s"), std::string::npos);
+}

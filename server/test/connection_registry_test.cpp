@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace ks = kindred::server;
 
 namespace {
@@ -56,4 +58,48 @@ TEST(ConnectionRegistry, ListsHeldSessions) {
     auto held = reg.sessions();
     ASSERT_EQ(held.size(), 1u);
     EXPECT_EQ(held[0], (std::pair<std::uint64_t, std::string>{2, "S2"}));
+}
+
+TEST(ConnectionRegistry, FindsStaffConnectionsByNoticeExpiryAndHash) {
+    ks::connection_registry reg;
+    auto a = std::make_shared<fake_connection>();
+    auto b = std::make_shared<fake_connection>();
+    auto c = std::make_shared<fake_connection>();
+    auto seeker = std::make_shared<fake_connection>();
+    reg.add(1, a);
+    reg.add(2, b);
+    reg.add(3, c);
+    reg.add(4, seeker);
+    const std::string h1(64, '1'), h2(64, '2');
+    reg.set_staff(1, {"river", h1, 1000});
+    reg.set_staff(2, {"river", h2, 5000}); // the same user logged in twice
+    reg.set_staff(3, {"mo", std::string(64, '3'), 9000});
+    reg.set_staff(9, {"ghost", h1, 0}); // unknown connection: ignored
+    EXPECT_EQ(reg.staff_count(), 3u);
+
+    using ids = std::vector<std::uint64_t>;
+    auto sorted = [](ids v) {
+        std::sort(v.begin(), v.end());
+        return v;
+    };
+    EXPECT_EQ(reg.revoked_by({h1, "", "logout"}), ids{1});
+    EXPECT_EQ(sorted(reg.revoked_by({"", "river", "disabled"})), (ids{1, 2}));
+    EXPECT_TRUE(reg.revoked_by({"", "nobody", "deleted"}).empty());
+    EXPECT_TRUE(reg.revoked_by({"", "", "logout"}).empty()); // names nothing: kills nothing
+
+    EXPECT_TRUE(reg.expired(999).empty());
+    EXPECT_EQ(reg.expired(1000), ids{1}); // at expires_at the token is dead
+    EXPECT_EQ(sorted(reg.expired(5000)), (ids{1, 2}));
+
+    EXPECT_EQ(reg.staff_token_hashes(), (std::vector<std::string>{h1, h2, std::string(64, '3')}));
+    EXPECT_EQ(reg.with_token_hash(h2), ids{2});
+    reg.remove(2);
+    EXPECT_TRUE(reg.with_token_hash(h2).empty());
+    EXPECT_EQ(reg.staff_count(), 2u);
+}
+
+TEST(ConnectionRegistry, TokenDeadClosesWith4003ByDefault) {
+    auto a = std::make_shared<fake_connection>();
+    static_cast<ks::connection_handle&>(*a).token_dead("token revoked");
+    EXPECT_EQ(a->closes, std::vector<std::uint16_t>{4003});
 }

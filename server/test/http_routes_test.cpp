@@ -126,3 +126,116 @@ TEST(OriginAllowed, Rules) {
     EXPECT_TRUE(ks::origin_allowed("http://127.0.0.1:8080", "127.0.0.1:8080", cfg));
     EXPECT_FALSE(ks::origin_allowed("http://127.0.0.1:9999", "127.0.0.1:8080", cfg));
 }
+
+// ---- staff login and logout (issue #3) ---------------------------------------------------
+
+namespace {
+
+ks::route_result post(const ks::http_routes& r, std::string_view target, std::string_view body,
+                      std::optional<std::string_view> authorization = std::nullopt) {
+    return r.route(ks::http_request_view{"POST", target, false, body, authorization});
+}
+
+} // namespace
+
+TEST_F(HttpRoutesTest, LoginHandsTheCredentialsToAuth) {
+    auto r = post(routes(), "/v1/auth/login",
+                  R"({"username":"river","password":"pw with spaces","extra":1})");
+    ASSERT_TRUE(r.auth);
+    EXPECT_EQ(r.auth->what, ks::auth_action::kind::login);
+    EXPECT_EQ(r.auth->login.username, "river");
+    EXPECT_EQ(r.auth->login.password, "pw with spaces");
+    EXPECT_FALSE(r.websocket);
+}
+
+TEST_F(HttpRoutesTest, ABadLoginBodyIs400NamingTheField) {
+    auto rt = routes();
+    struct {
+        const char* body;
+        const char* code;
+        const char* field;
+    } cases[] = {
+        {"", "bad_json", "body"},
+        {"{not json", "bad_json", "body"},
+        {"[1,2]", "bad_message", "body"},
+        {R"({"password":"x"})", "bad_message", "username"},
+        {R"({"username":7,"password":"x"})", "bad_message", "username"},
+        {R"({"username":"river"})", "bad_message", "password"},
+        {R"({"username":"river","password":null})", "bad_message", "password"},
+    };
+    for (const auto& c : cases) {
+        auto r = post(rt, "/v1/auth/login", c.body);
+        EXPECT_FALSE(r.auth) << c.body;
+        EXPECT_EQ(r.response.status, 400u) << c.body;
+        EXPECT_EQ(body(r).at("error"), c.code) << c.body;
+        EXPECT_EQ(std::string(body(r).at("message").as_string()).rfind(c.field, 0), 0u) << c.body;
+    }
+}
+
+TEST_F(HttpRoutesTest, AuthRoutesTakeOnlyPost) {
+    for (const char* path : {"/v1/auth/login", "/v1/auth/logout"}) {
+        for (const char* method : {"GET", "HEAD", "PUT"}) {
+            auto r = routes().route(method, path, false);
+            EXPECT_EQ(r.response.status, 405u) << method << path;
+            EXPECT_FALSE(r.auth);
+            ASSERT_FALSE(r.response.headers.empty());
+            EXPECT_EQ(r.response.headers[0],
+                      (std::pair<std::string, std::string>{"Allow", "POST"}));
+        }
+    }
+}
+
+TEST_F(HttpRoutesTest, LogoutNeedsABearerToken) {
+    auto rt = routes();
+    auto ok = post(rt, "/v1/auth/logout", "", "Bearer abc.DEF_-");
+    ASSERT_TRUE(ok.auth);
+    EXPECT_EQ(ok.auth->what, ks::auth_action::kind::logout);
+    EXPECT_EQ(ok.auth->token, "abc.DEF_-");
+    for (std::optional<std::string_view> h :
+         {std::optional<std::string_view>{}, std::optional<std::string_view>{"Basic abc"},
+          std::optional<std::string_view>{"Bearer "}}) {
+        auto r = post(rt, "/v1/auth/logout", "", h);
+        EXPECT_FALSE(r.auth);
+        EXPECT_EQ(r.response.status, 401u);
+        EXPECT_EQ(body(r).at("error"), "not_authenticated");
+        bool www = false;
+        for (const auto& [k, v] : r.response.headers)
+            www = www || (k == "WWW-Authenticate" && v == "Bearer");
+        EXPECT_TRUE(www);
+    }
+}
+
+TEST(BearerToken, Parsing) {
+    EXPECT_EQ(ks::bearer_token("Bearer abc"), "abc");
+    EXPECT_EQ(ks::bearer_token("bearer   abc  "), "abc");
+    EXPECT_EQ(ks::bearer_token("BEARER abc"), "abc");
+    EXPECT_FALSE(ks::bearer_token("Bearer"));
+    EXPECT_FALSE(ks::bearer_token("Bearerabc"));
+    EXPECT_FALSE(ks::bearer_token("Bearer    "));
+    EXPECT_FALSE(ks::bearer_token("Bearer a b"));
+    EXPECT_FALSE(ks::bearer_token("Bearer a\tb"));
+    EXPECT_FALSE(ks::bearer_token("Basic abc"));
+    EXPECT_FALSE(ks::bearer_token(""));
+}
+
+TEST(TokenInQuery, Detection) {
+    EXPECT_TRUE(ks::token_in_query("/v1/ws?token=abc"));
+    EXPECT_TRUE(ks::token_in_query("/x?a=1&Access_Token=abc"));
+    EXPECT_TRUE(ks::token_in_query("/x?a=1;resume_token=abc#frag"));
+    EXPECT_TRUE(ks::token_in_query("/x?token"));
+    EXPECT_FALSE(ks::token_in_query("/x?tokens=1&mytoken=2"));
+    EXPECT_FALSE(ks::token_in_query("/token=abc"));
+    EXPECT_FALSE(ks::token_in_query("/x#?token=abc"));
+    EXPECT_FALSE(ks::token_in_query("/x"));
+}
+
+TEST_F(HttpRoutesTest, ATokenInTheUrlIs400OnAnyPath) {
+    for (const char* target : {"/healthz?token=abc", "/v1/ws?access_token=abc", "/?token=x",
+                               "/v1/auth/login?token=x", "/nope?resume_token=x"}) {
+        auto r = routes().route("GET", target, true);
+        EXPECT_FALSE(r.websocket) << target;
+        EXPECT_EQ(r.response.status, 400u) << target;
+        EXPECT_EQ(body(r).at("error"), "bad_message") << target;
+    }
+    EXPECT_EQ(routes().route("GET", "/healthz?x=token", false).response.status, 200u);
+}

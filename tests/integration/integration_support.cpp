@@ -1,6 +1,8 @@
 // integration_support.cpp — helpers shared by the integration tests; see the header.
 #include "integration_support.hpp"
 
+#include <kindred/testsupport/process.hpp>
+
 #include <fstream>
 #include <sstream>
 
@@ -161,6 +163,85 @@ ws_client integration_test::seeker(hello_result* out) {
 
 http_response integration_test::get(std::string_view target, const header_list& headers) {
     return kindred::client::http_get("127.0.0.1", port(), target, headers);
+}
+
+ctl_result kindredctl(const std::string& redis_address, const std::filesystem::path& config,
+                      const std::vector<std::string>& args, const std::string& stdin_text) {
+    static int runs = 0;
+    kindred::testsupport::temp_dir dir("kindred-ctl");
+    const auto in = dir.path() / "stdin";
+    const auto log = dir.path() / ("ctl" + std::to_string(runs++) + ".log");
+    std::ofstream(in) << stdin_text;
+    // sh feeds stdin from the file; inherited KINDRED_* settings must not leak in.
+    std::vector<std::string> argv{"/bin/sh",
+                                  "-c",
+                                  "unset KINDRED_REDIS KINDRED_CONFIG KINDRED_DEV_MODE; "
+                                  "exec \"$@\" < \"$KCTL_STDIN\"",
+                                  "sh",
+                                  (kindred::testsupport::build_bin_dir() / "kindredctl").string(),
+                                  "--redis",
+                                  redis_address,
+                                  "--config",
+                                  config.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto child =
+        kindred::testsupport::child_process::spawn(argv, log, {"KCTL_STDIN=" + in.string()});
+    ctl_result r;
+    r.code = child.wait_for(std::chrono::seconds(30));
+    r.output = child.log();
+    return r;
+}
+
+http_response login_request(unsigned short port, std::string_view username,
+                            std::string_view password) {
+    boost::json::object body{{"username", username}, {"password", password}};
+    return kindred::client::http_request("POST", "127.0.0.1", port, "/v1/auth/login",
+                                         {{"Content-Type", "application/json"}},
+                                         boost::json::serialize(body));
+}
+
+http_response logout_request(unsigned short port, std::string_view token) {
+    return kindred::client::http_request("POST", "127.0.0.1", port, "/v1/auth/logout",
+                                         {{"Authorization", "Bearer " + std::string(token)}});
+}
+
+std::string staff_hello_json(std::string_view role, std::string_view token, std::string_view id) {
+    boost::json::object o{
+        {"type", "hello"}, {"id", id}, {"v", 1}, {"role", role}, {"token", token}};
+    return boost::json::serialize(o);
+}
+
+std::string integration_test::add_staff(const std::string& username, const std::string& role) {
+    const std::string password = username + "-password-for-tests";
+    auto r = kindredctl(redis_.unix_address(), server_->config_path(),
+                        {"user", "add", username, "--role", role, "--alias", "Alias " + username,
+                         "--languages", "en", "--password-stdin"},
+                        password + "\n");
+    EXPECT_EQ(r.code, 0) << r.output;
+    return password;
+}
+
+std::string integration_test::login(const std::string& username, const std::string& password) {
+    auto r = login_request(port(), username, password);
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto o = parse_object(r.body);
+    return str(o, "token");
+}
+
+ws_client integration_test::staff_socket(std::string_view role, std::string_view token,
+                                         unsigned short on_port, hello_result* out) {
+    auto ws = ws_client::open(on_port ? on_port : port());
+    auto answer = last(ws.request(staff_hello_json(role, token)));
+    auto o = object_of(answer);
+    EXPECT_EQ(str(o, "type"), "ok") << kindred::client::describe(answer);
+    EXPECT_EQ(str(o, "role"), role) << answer.text;
+    if (out) {
+        out->ok = str(o, "type") == "ok";
+        out->session = str(o, "session");
+        out->resume_token = str(o, "resume_token");
+        out->role = str(o, "role");
+    }
+    return ws;
 }
 
 } // namespace kindred::itest

@@ -70,6 +70,26 @@ std::optional<double> metric_value(const std::string& exposition, std::string_vi
 
 std::string read_text_file(const std::filesystem::path& path);
 
+// ---- staff (issue #3) ----
+
+struct ctl_result {
+    int code = -1;
+    std::string output; // stdout and stderr together
+};
+// Runs the built kindredctl against `redis_address` with the server's config file (the
+// catalog), feeding stdin_text on its standard input; waits up to 30 s.
+ctl_result kindredctl(const std::string& redis_address, const std::filesystem::path& config,
+                      const std::vector<std::string>& args, const std::string& stdin_text = {});
+
+// POST /v1/auth/login with {"username","password"} on 127.0.0.1:port.
+http_response login_request(unsigned short port, std::string_view username,
+                            std::string_view password);
+// POST /v1/auth/logout with Authorization: Bearer token.
+http_response logout_request(unsigned short port, std::string_view token);
+// {"type":"hello","id":id,"v":1,"role":role,"token":token}
+std::string staff_hello_json(std::string_view role, std::string_view token,
+                             std::string_view id = "1");
+
 // The fixture most tests use: one Redis, one server started by start_server().
 class integration_test : public ::testing::Test {
 protected:
@@ -88,6 +108,15 @@ protected:
     ws_client seeker(hello_result* out = nullptr);
 
     http_response get(std::string_view target, const header_list& headers = {});
+
+    // Creates a staff account with kindredctl (fails the test when it cannot) and returns its
+    // password. role: peer, moderator or admin.
+    std::string add_staff(const std::string& username, const std::string& role);
+    // Logs in through the fixture's server; the token, or "" after recording a failure.
+    std::string login(const std::string& username, const std::string& password);
+    // A socket on `on_port` (default: the fixture's server) whose staff hello succeeded.
+    ws_client staff_socket(std::string_view role, std::string_view token,
+                           unsigned short on_port = 0, hello_result* out = nullptr);
 };
 
 } // namespace kindred::itest

@@ -34,6 +34,12 @@ struct limits_config {
     std::uint32_t max_bad_messages = 10;
     std::uint32_t handshake_timeout_s = 10;
     std::uint32_t idle_ping_s = 30;
+    // Staff login (issue #3).
+    std::uint32_t login_failures_per_user = 5;     // then the username is locked (Redis)
+    std::uint32_t login_failures_per_address = 20; // then the address is refused (memory only)
+    std::uint32_t login_window_s = 900;            // both counts run over this window
+    std::uint32_t hash_threads = 2;                // Argon2id threads (never the I/O threads)
+    std::uint32_t hash_queue = 32;                 // logins waiting for them; more: 503
 };
 
 struct timing_config {
@@ -47,6 +53,8 @@ struct timing_config {
     std::uint32_t redis_command_timeout_ms = 1000;
     std::uint32_t heartbeat_s = 5;
     std::uint32_t shutdown_grace_s = 5;
+    std::uint32_t token_lifetime_s = 43200; // staff login tokens (12 h)
+    std::uint32_t token_recheck_ms = 500;   // open staff sockets re-check their token this often
 };
 
 struct config {

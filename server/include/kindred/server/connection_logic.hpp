@@ -1,6 +1,8 @@
 // connection_logic.hpp — the per-connection protocol state machine, without I/O: a text frame
-// (or the result of a session lookup) goes in; the frames to send, an optional close code and
-// an optional session request to start come out. websocket_session.cpp performs the I/O.
+// (or the result of a session or account lookup) goes in; the frames to send, an optional close
+// code and an optional session or account request to start come out. websocket_session.cpp
+// performs the I/O. While a request is pending the connection reads nothing more, so answers
+// keep their order.
 // Threading: not synchronised; one instance per connection, used on that connection's strand.
 #pragma once
 
@@ -26,6 +28,7 @@ inline constexpr std::uint16_t too_big = 1009;          // over max_frame_bytes 
 inline constexpr std::uint16_t internal_error = 1011;
 inline constexpr std::uint16_t service_restart = 1012; // shutdown
 inline constexpr std::uint16_t taken_over = 4001;      // the session was resumed elsewhere
+inline constexpr std::uint16_t token_revoked = 4003;   // staff token logged out/expired/disabled
 } // namespace close_codes
 
 struct outbound_frame {
@@ -34,12 +37,44 @@ struct outbound_frame {
     std::optional<std::string> error_code; // set for "error" frames (for metrics)
 };
 
+// What a staff connection is authenticated by. Never the token itself: its hash (what the
+// revocation notices name), the account and the token's expiry.
+struct staff_identity {
+    std::string username;
+    std::string token_hash;
+    std::int64_t expires_at = 0; // Unix ms
+    bool operator==(const staff_identity&) const = default;
+};
+
 // Work the I/O layer starts after sending the frames; it reports back via on_session_result.
 struct session_request {
     enum class kind { create, resume };
     kind what = kind::create;
     protocol::role role = protocol::role::seeker; // create
+    std::string token;                            // create as peer/moderator; never log it
     std::string resume_token;                     // resume; never log it
+};
+
+// Account work for an authenticated staff connection; reported back via on_account_result.
+struct account_request {
+    enum class kind {
+        register_identity, // store identity_key on the account (contract §5)
+        load_identity,     // re-check the token and read the registered identity key
+    };
+    kind what = kind::load_identity;
+    protocol::ed25519_public_key identity_key{}; // register_identity
+};
+
+struct account_result {
+    enum class status {
+        ok,
+        conflict,    // register_identity: another key is registered
+        token_dead,  // the token or its account is gone: logged out, expired, disabled, deleted
+        unavailable, // Redis down
+        internal,    // an unreadable record
+    };
+    status what = status::unavailable;
+    std::optional<protocol::ed25519_public_key> identity_key; // load_identity, when registered
 };
 
 struct logic_output {
@@ -48,14 +83,25 @@ struct logic_output {
     std::optional<std::uint16_t> close; // after the frames
     std::string close_reason;
     std::optional<session_request> session;
+    std::optional<account_request> account;
+    // Whether the I/O layer must wait for a result before reading the next frame.
+    bool waits() const { return session.has_value() || account.has_value(); }
 };
 
 struct session_result {
-    enum class status { ok, not_found, unavailable };
+    enum class status {
+        ok,
+        not_found,         // resume: no such session
+        not_authenticated, // staff: unknown, expired, logged-out or disabled token (close 1008)
+        forbidden,         // staff: the token's account has another role (close 1008)
+        unavailable,       // Redis down: try again
+        internal,          // an unreadable record
+    };
     status what = status::unavailable;
     std::string session_id;
     protocol::role role = protocol::role::seeker;
     std::string resume_token;
+    std::optional<staff_identity> staff; // ok for a peer/moderator session
 };
 
 struct logic_options {
@@ -69,7 +115,7 @@ bool role_may_send(protocol::role r, std::string_view type);
 
 class connection_logic {
 public:
-    enum class phase { awaiting_hello, hello_pending, authenticated, closing };
+    enum class phase { awaiting_hello, hello_pending, authenticated, request_pending, closing };
 
     connection_logic(const logic_options& options, token_bucket::clock::time_point now);
 
@@ -77,13 +123,19 @@ public:
     logic_output on_text(std::string_view text, token_bucket::clock::time_point now);
     // The answer to the session_request of the last on_text.
     logic_output on_session_result(const session_result& result);
+    // The answer to the account_request of the last on_text.
+    logic_output on_account_result(const account_result& result);
     // Another connection resumed this session: close 4001.
     logic_output on_taken_over();
+    // The staff token of this connection died (logout, disable, delete, expiry): close 4003.
+    logic_output on_token_dead(std::string_view reason);
 
     phase current() const { return phase_; }
     std::uint32_t bad_messages() const { return bad_count_; }
     const std::string& session_id() const { return session_id_; }
     std::optional<protocol::role> role() const { return role_; }
+    // Set once a peer/moderator session is established.
+    const std::optional<staff_identity>& staff() const { return staff_; }
 
 private:
     logic_output on_decoded(const std::optional<std::string>& id,
@@ -91,14 +143,20 @@ private:
     logic_output not_authenticated(const std::optional<std::string>& id, logic_output out);
     logic_output on_bad(const std::optional<std::string>& id, protocol::error_code code,
                         std::string_view message, logic_output out);
+    logic_output on_staff_message(const std::optional<std::string>& id,
+                                  const protocol::client_message& message, logic_output out);
+    logic_output close_token_dead(const std::optional<std::string>& id, logic_output out);
 
     logic_options options_;
     token_bucket bucket_;
     phase phase_ = phase::awaiting_hello;
     std::uint32_t bad_count_ = 0;
-    std::optional<std::string> pending_id_; // id of the hello waiting for its session
+    std::optional<std::string> pending_id_; // id of the hello or request waiting for a result
+    std::optional<account_request::kind> pending_kind_;
+    std::vector<protocol::signed_prekey> pending_prekeys_; // prekeys waiting for the identity key
     std::string session_id_;
     std::optional<protocol::role> role_;
+    std::optional<staff_identity> staff_;
 };
 
 } // namespace kindred::server

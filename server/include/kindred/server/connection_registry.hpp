@@ -1,15 +1,22 @@
 // connection_registry.hpp — the open WebSocket connections of this instance, by connection id,
-// so a takeover (4001) or a shutdown (1012) can reach a connection from any thread.
+// so a takeover (4001), a dead staff token (4003) or a shutdown (1012) can reach a connection
+// from any thread. Staff connections also record what authenticated them (token hash, user,
+// expiry) so that revocation notices, the periodic re-check and expiry can find them.
 // Threading: every member is thread-safe (one mutex; handles are called outside it).
 // Lifetime: holds weak references only; a connection removes itself when it ends.
 #pragma once
+
+#include <kindred/accounts/keys.hpp>
+#include <kindred/server/connection_logic.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -24,6 +31,10 @@ public:
     virtual void close(std::uint16_t code, std::string reason) = 0;
     // Another connection resumed session_id: close 4001 if this one still holds it.
     virtual void taken_over(const std::string& session_id) = 0;
+    // The staff token of this connection died: close 4003 (no more frames are handled).
+    virtual void token_dead(std::string reason) {
+        close(close_codes::token_revoked, std::move(reason));
+    }
 };
 
 class connection_registry {
@@ -42,12 +53,26 @@ public:
     // Every live handle at this moment.
     std::vector<std::shared_ptr<connection_handle>> snapshot() const;
 
+    // ---- staff connections ----
+    // What authenticated connection `id` (set after a staff hello or resume).
+    void set_staff(std::uint64_t id, staff_identity who);
+    // Staff connections whose token the notice kills.
+    std::vector<std::uint64_t> revoked_by(const accounts::revocation& notice) const;
+    // Staff connections whose token expired at or before now_ms (Unix ms).
+    std::vector<std::uint64_t> expired(std::int64_t now_ms) const;
+    // The distinct token hashes of open staff connections (for the periodic re-check).
+    std::vector<std::string> staff_token_hashes() const;
+    // Staff connections authenticated by this token hash.
+    std::vector<std::uint64_t> with_token_hash(std::string_view token_hash) const;
+    std::size_t staff_count() const;
+
 private:
     std::atomic<std::uint64_t> next_id_{1};
     mutable std::mutex mutex_;
     struct entry {
         std::weak_ptr<connection_handle> handle;
         std::string session_id;
+        std::optional<staff_identity> staff;
     };
     std::unordered_map<std::uint64_t, entry> handles_;
 };

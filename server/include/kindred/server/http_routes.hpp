@@ -1,5 +1,6 @@
 // http_routes.hpp — what each HTTP request gets, decided without I/O: method + target (+ is it
-// a WebSocket upgrade) → a response description or "hand over to the WebSocket session".
+// a WebSocket upgrade, + body and Authorization for the auth routes) → a response description,
+// "hand over to the WebSocket session", or "run this login/logout" (auth_service answers).
 // http_session.cpp turns the description into a Beast response.
 // Threading: an http_routes is immutable after construction apart from what it reads through
 // metrics and the readiness callback (both thread-safe); route() is safe from any thread.
@@ -7,12 +8,14 @@
 
 #include <kindred/server/config.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace kindred::server {
@@ -27,13 +30,53 @@ struct http_response_spec {
     std::vector<std::pair<std::string, std::string>> headers; // extra: Allow, Upgrade, ...
 };
 
+// Every request body is limited to this (only the auth routes take one): larger → 413.
+inline constexpr std::uint64_t max_request_body_bytes = 4096;
+
+// POST /v1/auth/login's body. The password is a secret: never log it, wipe it when done.
+struct login_request {
+    std::string username;
+    std::string password;
+};
+
+// Work for auth_service: the response comes asynchronously.
+struct auth_action {
+    enum class kind { login, logout };
+    kind what = kind::login;
+    login_request login; // login
+    std::string token;   // logout: the bearer token; never log it
+};
+
 struct route_result {
     bool websocket = false; // true: accept the upgrade (after the Origin check)
     http_response_spec response;
+    std::optional<auth_action> auth; // set: auth_service answers instead of `response`
+};
+
+// What route() reads of a request.
+struct http_request_view {
+    std::string_view method; // "GET", "HEAD", "POST", ...
+    std::string_view target; // the raw request target
+    bool is_upgrade = false;
+    std::string_view body;
+    std::optional<std::string_view> authorization; // the Authorization header, if present
 };
 
 // {"error": code, "message": message} with Content-Type application/json.
 http_response_spec error_response(unsigned status, std::string_view code, std::string_view message);
+
+// The login body {"username": text, "password": text} (other fields ignored), or the 400
+// answer: bad_json when it is not JSON, bad_message naming the field otherwise.
+std::variant<login_request, http_response_spec> parse_login_body(std::string_view body);
+
+// The token of "Bearer <token>" (scheme case-insensitive, one or more spaces); nullopt for
+// any other scheme, an empty token, or a token with spaces or control characters.
+std::optional<std::string> bearer_token(std::string_view authorization);
+
+// Whether the query string of target has a parameter named token, access_token or
+// resume_token (case-insensitive): tokens never travel in URLs, where logs and browser
+// history keep them.
+bool token_in_query(std::string_view target);
 
 // The /v1/config body for cfg.
 std::string client_config_json(const config& cfg);
@@ -49,8 +92,9 @@ public:
     http_routes(const config& cfg, std::filesystem::path web_root, const metrics& m,
                 std::function<bool()> ready);
 
-    // method is the request method text ("GET", "HEAD", ...). HEAD is answered like GET; the
-    // caller drops the body and keeps Content-Length.
+    // HEAD is answered like GET; the caller drops the body and keeps Content-Length.
+    route_result route(const http_request_view& request) const;
+    // The same for a request without body or Authorization.
     route_result route(std::string_view method, std::string_view target, bool is_upgrade) const;
 
 private:

@@ -59,10 +59,16 @@ public:
     void ws_closed(std::uint16_t close_code);
     void redis_command(std::chrono::nanoseconds latency) { redis_latency_.observe(latency); }
     void set_ready(bool ready) { ready_.store(ready, std::memory_order_relaxed); }
+    // outcome: ok, bad_credentials, locked (per username), address_limited, busy,
+    // unavailable, internal — a closed set chosen by the server.
+    void login_attempt(std::string_view outcome) { logins_.add(outcome); }
+    // reason: logout, disabled, deleted, password_changed, expired, recheck.
+    void staff_socket_revoked(std::string_view reason) { staff_revoked_.add(reason); }
 
     const labelled_counter& frames_in() const { return frames_in_; }
     const labelled_counter& frames_out() const { return frames_out_; }
     const labelled_counter& errors() const { return errors_; }
+    const labelled_counter& logins() const { return logins_; }
     const latency_histogram& redis_latency() const { return redis_latency_; }
 
     std::string render() const;
@@ -75,6 +81,8 @@ private:
     labelled_counter errors_;
     labelled_counter http_responses_;
     labelled_counter ws_closes_;
+    labelled_counter logins_;
+    labelled_counter staff_revoked_;
     latency_histogram redis_latency_;
 };
 

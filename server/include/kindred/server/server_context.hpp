@@ -12,7 +12,13 @@
 #include <atomic>
 #include <string>
 
+namespace kindred::accounts {
+class account_store;
+}
+
 namespace kindred::server {
+
+class auth_service;
 
 struct server_context {
     const config& cfg;
@@ -22,6 +28,10 @@ struct server_context {
     session_service& sessions;
     // Set on SIGTERM/SIGINT: no new WebSockets, no HTTP keep-alive.
     std::atomic<bool> draining{false};
+    // Staff login/logout (HTTP) and the peers' identity keys (WebSocket). Set by main before
+    // the listener starts; null: the auth routes answer 503 and peer requests `unavailable`.
+    auth_service* auth = nullptr;
+    accounts::account_store* accounts = nullptr;
 };
 
 } // namespace kindred::server

@@ -1,5 +1,6 @@
-// session_store.hpp — seeker sessions in Redis (session_service on kindred::store::client).
-//   sess:{S}  hash {role, instance, conn, token_hash, created_at}
+// session_store.hpp — sessions in Redis (session_service on kindred::store::client).
+//   sess:{S}  hash {role, instance, conn, token_hash, created_at
+//                   [, user, auth_hash, auth_expires_at]}   (staff: the login token's hash)
 //             TTL: connected_ttl while a connection holds it (refreshed), grace after release.
 // S is 128 random bits (base64url); the resume token is "S.secret" with 256 secret bits, and
 // only its BLAKE2b hash (crypto_generichash) is stored, so a Redis dump cannot resume anyone.
@@ -25,6 +26,9 @@
 namespace kindred::store {
 class client;
 }
+namespace kindred::accounts {
+class account_store;
+}
 
 namespace kindred::server {
 
@@ -34,6 +38,9 @@ struct session_store_options {
     std::chrono::seconds connected_ttl{120}; // while connected; refreshed by refresh()
     // Tell connection `conn` of this instance that `session` was taken over.
     std::function<void(std::uint64_t conn, const std::string& session)> local_takeover;
+    // Staff tokens are looked up here. None: every staff hello is not_authenticated. Must
+    // outlive the store's pending handlers.
+    accounts::account_store* accounts = nullptr;
 };
 
 class session_store final : public session_service {
@@ -41,6 +48,8 @@ public:
     session_store(store::client& redis, session_store_options options);
 
     void create(protocol::role role, std::uint64_t conn, result_handler h) override;
+    void create_staff(protocol::role role, std::string token, std::uint64_t conn,
+                      result_handler h) override;
     void resume(std::string resume_token, std::uint64_t conn, result_handler h) override;
     void release(std::string session_id, std::uint64_t conn) override;
     // Refreshes the TTL of sessions still held by these (conn, session) pairs.
@@ -61,6 +70,12 @@ public:
     static std::string token_hash(std::string_view token);
 
 private:
+    void create_session(protocol::role role, std::uint64_t conn,
+                        std::optional<staff_identity> staff, result_handler h);
+    void after_resume(std::string id, std::string token, std::uint64_t conn, protocol::role role,
+                      std::string old_instance, std::string old_conn, std::string auth_hash,
+                      result_handler h);
+
     store::client& redis_;
     session_store_options options_;
     // Shared with pending handlers, which may be destroyed after this store (at shutdown).

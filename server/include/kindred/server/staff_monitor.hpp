@@ -1,0 +1,57 @@
+// staff_monitor.hpp — closes (4003) the staff sockets of this instance whose login token died,
+// within about a second wherever it died:
+//   * revocation notices on ctl:revoked (logout, disable, delete, password change), at once;
+//   * every `recheck` period: tokens past expires_at, and a pipelined lookup of each distinct
+//     token hash in Redis (pub/sub is at-most-once: a notice lost in a reconnect is caught
+//     here); after the subscriber reconnects, the same re-check at once.
+// A Redis outage closes nothing: a token can only die in Redis, and the re-check resumes when
+// Redis is back.
+// Threading: start()/stop() from main; everything else runs on an internal strand.
+// Lifetime: the io_context, account store, registry, metrics and subscriber outlive it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace boost::asio {
+class io_context;
+}
+namespace kindred::store {
+class subscriber;
+}
+namespace kindred::accounts {
+class account_store;
+}
+
+namespace kindred::server {
+
+class connection_registry;
+class metrics;
+
+struct staff_monitor_options {
+    std::chrono::milliseconds recheck{500};
+    // Unix ms; empty: the system clock.
+    std::function<std::int64_t()> now_ms;
+};
+
+class staff_monitor {
+public:
+    staff_monitor(boost::asio::io_context& io, accounts::account_store& accounts,
+                  connection_registry& connections, metrics& stats, staff_monitor_options options);
+    ~staff_monitor();
+    staff_monitor(const staff_monitor&) = delete;
+    staff_monitor& operator=(const staff_monitor&) = delete;
+
+    // Subscribes ctl:revoked on `bus` (and takes its on_resubscribed hook), starts the timer.
+    void start(store::subscriber& bus);
+    void stop();
+
+    struct impl;
+
+private:
+    std::shared_ptr<impl> impl_;
+};
+
+} // namespace kindred::server
