@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <deque>
+#include <unordered_set>
 #include <string_view>
 
 namespace kindred::store {
@@ -126,6 +127,19 @@ private:
     }
 
     void do_eval(const script& s, std::shared_ptr<std::vector<std::string>> argv, handler h) {
+        // The first use of a script on a connection sends EVAL with the body, which also puts
+        // it in Redis's script cache, so every EVALSHA pipelined behind it finds it. Without
+        // this, a NOSCRIPT retry would run after commands sent later on the same connection
+        // and reorder them (a caller pipelining appends would see them stored out of order).
+        if (state_ == state::ready && !scripts_sent_.contains(s.sha1())) {
+            scripts_sent_.insert(s.sha1());
+            std::vector<std::string> eval_args = *argv;
+            eval_args[0] = "EVAL";
+            eval_args[1] = s.source();
+            return do_command(eval_args, std::move(h));
+        }
+        // Only a SCRIPT FLUSH (or a Redis that lost its cache without dropping the
+        // connection) gets here with NOSCRIPT: load and retry once.
         do_command(*argv, [self = self_as<impl>(), s, argv,
                            h = std::move(h)](boost::system::error_code ec, reply r) mutable {
             if (ec == error::reply_error && r.is_error_code("NOSCRIPT")) {
@@ -249,7 +263,10 @@ private:
             true);
     }
 
-    void on_ready() override { arm_ping(); }
+    void on_ready() override {
+        scripts_sent_.clear(); // a new connection may face a Redis with an empty script cache
+        arm_ping();
+    }
 
     void arm_ping() {
         if (options_.ping_interval.count() <= 0) return;
@@ -289,6 +306,7 @@ private:
 
     client_options options_;
     std::deque<pending> pending_;
+    std::unordered_set<std::string> scripts_sent_; // SHAs sent with EVAL on this connection
     std::size_t expired_ = 0; // pending_[0, expired_) timed out, awaiting their late replies
     asio::steady_timer deadline_timer_;
     asio::steady_timer ping_timer_;

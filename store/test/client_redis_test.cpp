@@ -314,6 +314,37 @@ TEST(ClientRedis, EvalshaWorksAndSurvivesScriptFlush) {
     EXPECT_EQ(after_flush.value.integer(), 10);
 }
 
+// Regression (found by relay's concurrent append test): a script first used on a connection
+// while another connection loads it. With EVALSHA first, the early calls got NOSCRIPT, the
+// later ones found the script, and the retries ran after them: pipelined calls out of order.
+TEST(ClientRedis, PipelinedEvalsOfANewScriptRunInOrderWhileAnotherClientLoadsIt) {
+    io_thread io;
+    redis_process redis;
+    client a(io.io, fast_client(unix_endpoint(redis.unix_address())));
+    client b(io.io, fast_client(unix_endpoint(redis.unix_address())));
+    a.start();
+    b.start();
+    ASSERT_TRUE(eventually([&] { return a.connected() && b.connected(); }));
+    script push("return redis.call('RPUSH', KEYS[1], ARGV[1])");
+
+    constexpr int n = 400;
+    auto done = std::make_shared<std::atomic<int>>(0);
+    auto all_done = std::make_shared<std::promise<void>>();
+    for (int i = 0; i < n; ++i) {
+        if (i == 5) b.load(push, [](boost::system::error_code, reply) {});
+        a.eval(push, {"order"}, {std::to_string(i)},
+               [done, all_done](boost::system::error_code, reply) {
+                   if (done->fetch_add(1) + 1 == n) all_done->set_value();
+               });
+    }
+    ASSERT_EQ(all_done->get_future().wait_for(20s), std::future_status::ready);
+    auto stored = redis.command({"LRANGE", "order", "0", "-1"});
+    std::string expected;
+    for (int i = 0; i < n; ++i)
+        expected += (i ? "\n" : "") + std::to_string(i);
+    EXPECT_EQ(stored, expected);
+}
+
 TEST(ClientRedis, LoadReturnsTheSha1) {
     io_thread io;
     redis_process redis;
