@@ -29,20 +29,11 @@ using protocol::role;
 outbound_frame error_frame(const std::optional<std::string>& id, error_code code,
                            std::string_view message,
                            std::optional<std::int64_t> retry_after_ms = {}) {
-    std::optional<std::string_view> re;
-    if (id) re = *id;
-    return {"error", protocol::encode_error(re, code, message, retry_after_ms),
-            std::string(protocol::to_string(code))};
+    return make_error_frame(id, code, message, retry_after_ms);
 }
 
 outbound_frame ok_frame(const std::optional<std::string>& id, boost::json::object fields = {}) {
-    if (id) return {"ok", protocol::encode_ok(*id, fields), std::nullopt};
-    // An ok for a message without id carries no "re" (contract §2: no id, no re).
-    boost::json::object o;
-    o["type"] = "ok";
-    for (auto& kv : fields)
-        o[kv.key()] = kv.value();
-    return {"ok", boost::json::serialize(o), std::nullopt};
+    return make_ok_frame(id, fields);
 }
 
 // Types any authenticated role may send; then per role.
@@ -61,6 +52,30 @@ bool in(const std::array<std::string_view, N>& list, std::string_view type) {
 }
 
 } // namespace
+
+outbound_frame make_error_frame(const std::optional<std::string>& id, error_code code,
+                                std::string_view message,
+                                std::optional<std::int64_t> retry_after_ms) {
+    std::optional<std::string_view> re;
+    if (id) re = *id;
+    return {"error", protocol::encode_error(re, code, message, retry_after_ms),
+            std::string(protocol::to_string(code))};
+}
+
+outbound_frame make_ok_frame(const std::optional<std::string>& id,
+                             const boost::json::object& fields) {
+    if (id) return {"ok", protocol::encode_ok(*id, fields), std::nullopt};
+    // An ok for a message without id carries no "re" (contract §2: no id, no re).
+    boost::json::object o;
+    o["type"] = "ok";
+    for (const auto& kv : fields)
+        o[kv.key()] = kv.value();
+    return {"ok", boost::json::serialize(o), std::nullopt};
+}
+
+outbound_frame make_event_frame(const protocol::server_event& event) {
+    return {std::string(protocol::type_name(event)), protocol::encode_event(event), std::nullopt};
+}
 
 bool role_may_send(role r, std::string_view type) {
     if (in(any_role, type)) return true;
@@ -184,6 +199,7 @@ logic_output connection_logic::on_decoded(const std::optional<std::string>& id,
     }
     if (type == protocol::register_identity::wire_type || type == protocol::prekeys::wire_type)
         return on_staff_message(id, message, std::move(out));
+    if (served(type)) return to_service(id, message, std::move(out));
     out.frames.push_back(error_frame(id, error_code::unavailable, "not implemented yet"));
     return out;
 }
@@ -214,6 +230,35 @@ logic_output connection_logic::on_staff_message(const std::optional<std::string>
     pending_id_ = id;
     pending_kind_ = out.account->what;
     phase_ = phase::request_pending;
+    return out;
+}
+
+logic_output connection_logic::to_service(const std::optional<std::string>& id,
+                                          protocol::client_message message, logic_output out) {
+    service_request r;
+    r.id = id;
+    r.message = std::move(message);
+    r.session_id = session_id_;
+    r.role = *role_;
+    r.staff = staff_;
+    out.service = std::move(r);
+    service_pending_ = true;
+    phase_ = phase::request_pending;
+    return out;
+}
+
+logic_output connection_logic::on_service_result(service_answer answer) {
+    logic_output out;
+    if (phase_ != phase::request_pending || !service_pending_) return out; // closed meanwhile
+    out.in_type = "service";
+    service_pending_ = false;
+    phase_ = phase::authenticated;
+    out.frames = std::move(answer.frames);
+    if (answer.close) {
+        phase_ = phase::closing;
+        out.close = answer.close;
+        out.close_reason = std::move(answer.close_reason);
+    }
     return out;
 }
 
@@ -277,7 +322,13 @@ logic_output connection_logic::on_account_result(const account_result& result) {
             return out;
         }
     }
-    // Verified, not stored: prekey storage belongs to matching (issue #4).
+    // Verified: a matching service stores them (and answers the ok); without one they are
+    // verified only.
+    if (served(protocol::prekeys::wire_type)) {
+        protocol::prekeys verified;
+        verified.keys = std::move(keys);
+        return to_service(id, protocol::client_message{std::move(verified)}, std::move(out));
+    }
     out.frames.push_back(ok_frame(id, boost::json::object{{"verified", keys.size()}}));
     return out;
 }
@@ -290,6 +341,7 @@ logic_output connection_logic::on_token_dead(std::string_view reason) {
     pending_id_.reset();
     pending_kind_.reset();
     pending_prekeys_.clear();
+    service_pending_ = false;
     out.close = close_codes::token_revoked;
     out.close_reason = std::string(reason);
     return out;
@@ -308,7 +360,8 @@ logic_output connection_logic::on_session_result(const session_result& result) {
         session_id_ = result.session_id;
         role_ = result.role;
         staff_ = result.staff;
-        protocol::hello_ok ok{result.session_id, result.role, result.resume_token, {}};
+        protocol::hello_ok ok{result.session_id, result.role, result.resume_token,
+                              result.conversations};
         out.frames.push_back(ok_frame(id, protocol::ok_fields(ok)));
         break;
     }

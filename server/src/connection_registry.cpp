@@ -41,6 +41,19 @@ std::vector<std::pair<std::uint64_t, std::string>> connection_registry::sessions
     return out;
 }
 
+std::vector<std::shared_ptr<connection_handle>>
+connection_registry::find_session(std::string_view session_id) const {
+    std::vector<std::shared_ptr<connection_handle>> out;
+    if (session_id.empty()) return out;
+    std::lock_guard lock(mutex_);
+    // A scan: fine for thousands of connections per instance; an index by session is the
+    // next step if deliveries show up in profiles.
+    for (const auto& [id, e] : handles_)
+        if (e.session_id == session_id)
+            if (auto h = e.handle.lock()) out.push_back(std::move(h));
+    return out;
+}
+
 std::vector<std::shared_ptr<connection_handle>> connection_registry::snapshot() const {
     std::vector<std::shared_ptr<connection_handle>> out;
     std::lock_guard lock(mutex_);

@@ -3,13 +3,18 @@
 // Threading: main builds everything before the worker threads start and tears it down after
 // they have all returned; the shutdown sequence itself runs on a strand.
 #include <kindred/accounts/account_store.hpp>
+#include <kindred/matching/matching_store.hpp>
+#include <kindred/relay/conversation_log.hpp>
 #include <kindred/server/auth_service.hpp>
 #include <kindred/server/config.hpp>
 #include <kindred/server/connection_registry.hpp>
+#include <kindred/server/event_bus.hpp>
 #include <kindred/server/http_routes.hpp>
 #include <kindred/server/instance_registry.hpp>
 #include <kindred/server/listener.hpp>
+#include <kindred/server/matching_service.hpp>
 #include <kindred/server/metrics.hpp>
+#include <kindred/server/relay_service.hpp>
 #include <kindred/server/server_context.hpp>
 #include <kindred/server/session_store.hpp>
 #include <kindred/server/staff_monitor.hpp>
@@ -240,17 +245,70 @@ int run(ks::config cfg) {
     ctx.auth = &auth;
     ctx.accounts = &accounts;
 
+    // Matching (issue #4): events reach a session wherever it is connected through the bus.
+    ks::event_bus events(redis, connections, cfg.instance_id);
+    kindred::matching::matching_options mopts;
+    mopts.policy.relax_after = std::chrono::seconds(cfg.timing.relax_after_s);
+    // A killed instance's waiting seekers leave the queue when their sessions expire, its
+    // peers drop out of matching within the peer grace period.
+    mopts.request_ttl = grace;
+    mopts.presence_ttl = std::chrono::seconds(std::max<std::uint32_t>(cfg.timing.peer_grace_s, 3));
+    mopts.record_ttl =
+        std::chrono::seconds(cfg.timing.conversation_max_s) + std::chrono::minutes(10);
+    // Set before Redis starts, so no match can be claimed before it is.
+    ks::matching_service* matcher = nullptr;
+    mopts.on_match = [&matcher](const kindred::matching::match_record& r) {
+        if (matcher) matcher->on_match(r);
+    };
+    kindred::matching::matching_store matching(redis, mopts);
+    kindred::relay::log_options lopts;
+    lopts.hard_limit = std::chrono::seconds(cfg.timing.conversation_max_s);
+    lopts.purge_after = std::chrono::seconds(cfg.timing.purge_after_end_s);
+    kindred::relay::conversation_log conversations(redis, lopts);
+    ks::matching_service_options msopts;
+    msopts.catalog_tags = aopts.catalog.tags;
+    msopts.catalog_languages = aopts.catalog.languages;
+    msopts.conversations = &conversations;
+    ks::matching_service matching_service(matching, accounts, redis, events, connections, msopts);
+    matcher = &matching_service;
+    ks::relay_service_options rsopts;
+    rsopts.on_sweep = [&matching_service](const kindred::matching::sweep_report& r) {
+        matching_service.on_sweep(r);
+    };
+    ks::relay_service relay_service(conversations, matching, redis, events, std::move(rsopts));
+    ks::service_hub services;
+    services.add(matching_service);
+    services.add(relay_service);
+    ctx.services = &services;
+    ctx.conversations_of =
+        [&conversations](
+            kindred::protocol::role role, std::string party,
+            std::function<void(std::vector<kindred::protocol::conversation_summary>)> done) {
+            if (party.empty()) return done({});
+            conversations.list_for(
+                kindred::relay::member{role, std::move(party)},
+                [done = std::move(done)](boost::system::error_code ec,
+                                         std::vector<kindred::protocol::conversation_summary> l) {
+                    done(ec ? std::vector<kindred::protocol::conversation_summary>{}
+                            : std::move(l));
+                });
+        };
+
     store::subscriber_options sopts;
     sopts.address = *endpoint;
     sopts.connect_timeout = copts.command_timeout;
     sopts.reconnect_max = std::chrono::milliseconds(1000);
     sopts.name = "bus";
     store::subscriber bus(io, sopts);
-    // Bus payloads are untrusted: anything but a well-formed takeover is ignored.
+    // Bus payloads are untrusted: anything but a well-formed takeover, delivery or notice is
+    // ignored.
     bus.subscribe(ks::session_store::bus_channel(cfg.instance_id),
-                  [&connections](std::string_view, std::string_view payload) {
-                      if (auto t = ks::session_store::parse_takeover(payload))
+                  [&connections, &events](std::string_view, std::string_view payload) {
+                      if (auto t = ks::session_store::parse_takeover(payload)) {
                           if (auto c = connections.find(t->second)) c->taken_over(t->first);
+                          return;
+                      }
+                      events.handle(payload);
                   });
     // Dead staff tokens (ctl:revoked, periodic re-check, expiry) close their sockets with 4003.
     ks::staff_monitor monitor(
@@ -274,6 +332,25 @@ int run(ks::config cfg) {
     signals.async_wait([shutdown](boost::system::error_code ec, int signal_number) {
         if (!ec) shutdown->begin(signal_number);
     });
+
+    // The relaxation pass every second; presence every third of its TTL.
+    auto match_strand = net::make_strand(io);
+    net::steady_timer relax_timer(match_strand);
+    std::function<void()> relax_tick;
+    int ticks = 0;
+    const int presence_every = static_cast<int>(std::max<std::int64_t>(
+        1, std::chrono::duration_cast<std::chrono::seconds>(mopts.presence_ttl).count() / 3));
+    relax_tick = [&] {
+        relax_timer.expires_after(std::chrono::seconds(1));
+        relax_timer.async_wait([&](boost::system::error_code ec) {
+            if (ec || ctx.draining.load()) return;
+            matching_service.relax_tick();
+            relay_service.grace_tick();
+            if (++ticks % presence_every == 0) matching_service.presence_tick();
+            relax_tick();
+        });
+    };
+    relax_tick();
 
     redis.start();
     bus.start();

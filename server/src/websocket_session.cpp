@@ -9,6 +9,7 @@
 #include "net_sessions.hpp"
 #include <kindred/accounts/account_store.hpp>
 #include <kindred/server/connection_logic.hpp>
+#include <kindred/server/service_router.hpp>
 #include <kindred/server/staff_auth.hpp>
 
 #include <boost/asio/post.hpp>
@@ -66,10 +67,17 @@ public:
         : ws_(std::move(stream))
         , ctx_(ctx)
         , id_(ctx.connections.next_id())
-        , logic_(logic_options{ctx.cfg.limits.max_bad_messages,
-                               static_cast<double>(ctx.cfg.limits.messages_per_second),
-                               static_cast<double>(ctx.cfg.limits.message_burst)},
-                 std::chrono::steady_clock::now()) {}
+        , logic_(make_logic_options(ctx), std::chrono::steady_clock::now()) {}
+
+    static logic_options make_logic_options(server_context& ctx) {
+        logic_options o{ctx.cfg.limits.max_bad_messages,
+                        static_cast<double>(ctx.cfg.limits.messages_per_second),
+                        static_cast<double>(ctx.cfg.limits.message_burst),
+                        {}};
+        if (auto* services = ctx.services)
+            o.served = [services](std::string_view type) { return services->serves(type); };
+        return o;
+    }
 
     void run(http::request<http::string_body> request) {
         guarded([&] {
@@ -120,6 +128,16 @@ public:
                 spdlog::info("event=session_taken_over conn={} session={}", self->id_,
                              short_id(session_id));
                 self->apply(self->logic_.on_taken_over());
+            });
+        });
+    }
+
+    void deliver(const std::string& session_id, std::string text, std::string type) override {
+        net::post(ws_.get_executor(), [self = shared_from_this(), session_id,
+                                       text = std::move(text), type = std::move(type)]() mutable {
+            self->guarded([&] {
+                if (self->session_id_ != session_id || self->finished_ || self->closing_) return;
+                self->enqueue(outbound_frame{std::move(type), std::move(text), std::nullopt});
             });
         });
     }
@@ -202,6 +220,30 @@ private:
         }
         if (out.session) start_session(std::move(*out.session));
         if (out.account) start_account(*out.account);
+        if (out.service) start_service(std::move(*out.service));
+    }
+
+    void start_service(service_request request) {
+        auto done = [self = shared_from_this()](service_answer a) {
+            net::post(self->ws_.get_executor(), [self, a = std::move(a)]() mutable {
+                self->guarded([&] { self->on_service(std::move(a)); });
+            });
+        };
+        if (!ctx_.services) {
+            service_answer a;
+            a.frames.push_back(make_error_frame(request.id, protocol::error_code::unavailable,
+                                                "not implemented yet"));
+            done(std::move(a));
+            return;
+        }
+        request.conn = id_;
+        ctx_.services->handle(std::move(request), std::move(done));
+    }
+
+    void on_service(service_answer a) {
+        if (closing_ || finished_) return;
+        apply(logic_.on_service_result(std::move(a)));
+        if (!closing_) do_read();
     }
 
     void start_account(const account_request& request) {
@@ -230,8 +272,10 @@ private:
 
     void on_account(account_result r) {
         if (closing_ || finished_) return;
-        apply(logic_.on_account_result(r));
-        if (!closing_) do_read();
+        auto out = logic_.on_account_result(r);
+        const bool waits = out.waits(); // verified prekeys go on to be stored
+        apply(std::move(out));
+        if (!closing_ && !waits) do_read();
     }
 
     void start_session(session_request request) {
@@ -253,6 +297,27 @@ private:
 
     void on_session(session_result r, bool resumed) {
         const bool ok = r.what == session_result::status::ok;
+        if (ok && ctx_.conversations_of && !closing_ && !finished_ && !listed_) {
+            // The hello answer lists the session's conversations (contract §3): read them
+            // first, then come back here with the list.
+            listed_ = true;
+            const std::string party = r.role == protocol::role::seeker
+                                          ? r.session_id
+                                          : (r.staff ? r.staff->username : "");
+            const auto role = r.role;
+            ctx_.conversations_of(
+                role, party,
+                [self = shared_from_this(), resumed,
+                 r = std::move(r)](std::vector<protocol::conversation_summary> list) mutable {
+                    r.conversations = std::move(list);
+                    net::post(self->ws_.get_executor(),
+                              [self, resumed, r = std::move(r)]() mutable {
+                                  self->guarded([&] { self->on_session(std::move(r), resumed); });
+                              });
+                });
+            return;
+        }
+        listed_ = false;
         if (closing_ || finished_) {
             // The connection went away while Redis answered: let the session's grace start.
             if (ok) ctx_.sessions.release(r.session_id, id_);
@@ -261,6 +326,7 @@ private:
         if (ok) {
             session_id_ = r.session_id;
             ctx_.connections.set_session(id_, session_id_);
+            if (ctx_.services) ctx_.services->session_opened(session_id_, r.role, r.staff);
             if (r.staff) {
                 // From now on revocation notices, the re-check and expiry can reach us.
                 ctx_.connections.set_staff(id_, *r.staff);
@@ -378,7 +444,10 @@ private:
                          : code == 1006                   ? "network"
                                                           : "server";
         spdlog::info("event=ws_close conn={} code={} by={}", id_, code, by);
-        if (!session_id_.empty() && !taken_over_) ctx_.sessions.release(session_id_, id_);
+        if (!session_id_.empty() && !taken_over_) {
+            ctx_.sessions.release(session_id_, id_);
+            if (ctx_.services) ctx_.services->connection_closed(session_id_);
+        }
         queue_.clear();
         queued_bytes_ = 0;
     }
@@ -397,6 +466,7 @@ private:
     bool close_started_ = false; // async_close issued (or the socket was closed)
     bool finished_ = false;
     bool taken_over_ = false;
+    bool listed_ = false;          // the session result being handled has its conversation list
     std::uint16_t close_code_ = 0; // set when the server closes
     std::string close_reason_;
     std::string session_id_;

@@ -49,7 +49,7 @@ protected:
     }
 
     ks::token_bucket::clock::time_point now_{};
-    ks::logic_options options_{10, 20, 40};
+    ks::logic_options options_{10, 20, 40, {}};
     ks::connection_logic logic_{options_, now_};
 };
 
@@ -293,7 +293,7 @@ TEST_F(ConnectionLogicTest, RateLimitedBeyondTheBurstWithRetryAfter) {
 }
 
 TEST_F(ConnectionLogicTest, RateLimitedFramesDoNotCountAsBad) {
-    ks::logic_options tight{2, 1, 1};
+    ks::logic_options tight{2, 1, 1, {}};
     ks::connection_logic logic(tight, now_);
     EXPECT_FALSE(logic.on_text("nope", now_).close); // bad #1
     for (int i = 0; i < 5; ++i) {
@@ -478,4 +478,78 @@ TEST_F(ConnectionLogicTest, OnlyPeersHandleIdentityKeysAndPrekeys) {
     EXPECT_EQ(frame(out, 0).at("code"), "forbidden");
     EXPECT_FALSE(out.account);
     EXPECT_FALSE(ks::role_may_send(kindred::protocol::role::moderator, "prekeys"));
+}
+
+// ---- the service seam (issue #4) ----
+
+namespace {
+
+ks::logic_options matching_served() {
+    ks::logic_options o{10, 20, 40, {}};
+    o.served = [](std::string_view type) {
+        return type == "request_match" || type == "cancel_match";
+    };
+    return o;
+}
+
+class ServedLogicTest : public ConnectionLogicTest {
+protected:
+    void authenticate_served() {
+        auto out = served_.on_text(R"({"type":"hello","id":"h","v":1,"role":"seeker"})", now_);
+        ASSERT_TRUE(out.session);
+        served_.on_session_result(ok_result("S9", kindred::protocol::role::seeker, "S9.secret"));
+        ASSERT_EQ(served_.current(), phase::authenticated);
+    }
+    ks::connection_logic served_{matching_served(), now_};
+};
+
+} // namespace
+
+TEST_F(ServedLogicTest, ServedTypeBecomesAServiceRequestAndPausesReads) {
+    authenticate_served();
+    auto out = served_.on_text(R"({"type":"cancel_match","id":"c1"})", now_);
+    EXPECT_TRUE(out.frames.empty());
+    ASSERT_TRUE(out.service);
+    EXPECT_TRUE(out.waits());
+    EXPECT_EQ(out.service->id, std::optional<std::string>("c1"));
+    EXPECT_EQ(out.service->session_id, "S9");
+    EXPECT_EQ(out.service->role, kindred::protocol::role::seeker);
+    EXPECT_TRUE(std::holds_alternative<kindred::protocol::cancel_match>(out.service->message));
+    EXPECT_EQ(served_.current(), phase::request_pending);
+
+    ks::service_answer answer;
+    answer.frames.push_back(ks::make_ok_frame(std::string("c1")));
+    auto done = served_.on_service_result(std::move(answer));
+    ASSERT_EQ(done.frames.size(), 1u);
+    EXPECT_EQ(frame(done, 0).at("re"), "c1");
+    EXPECT_EQ(served_.current(), phase::authenticated);
+    // A second answer (a bug elsewhere) is ignored.
+    EXPECT_TRUE(served_.on_service_result({}).frames.empty());
+}
+
+TEST_F(ServedLogicTest, UnservedTypeIsStillUnavailable) {
+    authenticate_served();
+    auto out = served_.on_text(R"({"type":"sync","id":"s","conversation_id":"c","after":0})", now_);
+    EXPECT_FALSE(out.service);
+    ASSERT_EQ(out.frames.size(), 1u);
+    EXPECT_EQ(frame(out, 0).at("code"), "unavailable");
+}
+
+TEST_F(ServedLogicTest, ServiceAnswerMayClose) {
+    authenticate_served();
+    ASSERT_TRUE(served_.on_text(R"({"type":"cancel_match","id":"c1"})", now_).service);
+    ks::service_answer answer;
+    answer.close = ks::close_codes::internal_error;
+    answer.close_reason = "bug";
+    auto done = served_.on_service_result(std::move(answer));
+    EXPECT_EQ(done.close, ks::close_codes::internal_error);
+    EXPECT_EQ(served_.current(), phase::closing);
+}
+
+TEST_F(ConnectionLogicTest, WithoutServicesMatchingIsUnavailable) {
+    authenticate();
+    auto out = send(R"({"type":"cancel_match","id":"c1"})");
+    EXPECT_FALSE(out.service);
+    ASSERT_EQ(out.frames.size(), 1u);
+    EXPECT_EQ(frame(out, 0).at("code"), "unavailable");
 }

@@ -10,7 +10,10 @@
 #include <kindred/protocol/messages.hpp>
 #include <kindred/server/token_bucket.hpp>
 
+#include <boost/json/object.hpp>
+
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +80,34 @@ struct account_result {
     std::optional<protocol::ed25519_public_key> identity_key; // load_identity, when registered
 };
 
+// An authenticated message of a type a service serves (matching, relay): the I/O layer hands
+// it to the service_router and feeds the answer back with on_service_result. Reads stay
+// paused until then, so answers keep their order.
+struct service_request {
+    std::optional<std::string> id;
+    protocol::client_message message;
+    std::uint64_t conn = 0; // filled in by the I/O layer
+    std::string session_id;
+    protocol::role role = protocol::role::seeker;
+    std::optional<staff_identity> staff; // peer/moderator sessions
+};
+
+// A service's answer to one service_request: frames for this connection (ok, error, events
+// that must follow the ok) and an optional close after them.
+struct service_answer {
+    std::vector<outbound_frame> frames;
+    std::optional<std::uint16_t> close;
+    std::string close_reason;
+};
+
+// Frame builders shared by connection_logic and the services.
+outbound_frame make_error_frame(const std::optional<std::string>& id, protocol::error_code code,
+                                std::string_view message,
+                                std::optional<std::int64_t> retry_after_ms = {});
+outbound_frame make_ok_frame(const std::optional<std::string>& id,
+                             const boost::json::object& fields = {});
+outbound_frame make_event_frame(const protocol::server_event& event);
+
 struct logic_output {
     std::string in_type; // metrics label of the frame handled: a known type or "invalid"
     std::vector<outbound_frame> frames;
@@ -84,8 +115,9 @@ struct logic_output {
     std::string close_reason;
     std::optional<session_request> session;
     std::optional<account_request> account;
+    std::optional<service_request> service;
     // Whether the I/O layer must wait for a result before reading the next frame.
-    bool waits() const { return session.has_value() || account.has_value(); }
+    bool waits() const { return session.has_value() || account.has_value() || service.has_value(); }
 };
 
 struct session_result {
@@ -102,12 +134,18 @@ struct session_result {
     protocol::role role = protocol::role::seeker;
     std::string resume_token;
     std::optional<staff_identity> staff; // ok for a peer/moderator session
+    // ok: the session's conversations for the hello answer (filled in by the I/O layer from
+    // the conversation log; empty when it could not be read).
+    std::vector<protocol::conversation_summary> conversations;
 };
 
 struct logic_options {
     std::uint32_t max_bad_messages = 10;
     double messages_per_second = 20;
     double message_burst = 40;
+    // Message types a service serves (service_router::serves); empty: none, they answer
+    // `unavailable`. "prekeys" here means verified prekeys are handed on to be stored.
+    std::function<bool(std::string_view type)> served;
 };
 
 // Whether a role may send a message type at all (a role check, not a state check).
@@ -125,6 +163,8 @@ public:
     logic_output on_session_result(const session_result& result);
     // The answer to the account_request of the last on_text.
     logic_output on_account_result(const account_result& result);
+    // The answer to the service_request of the last on_text (or on_account_result).
+    logic_output on_service_result(service_answer answer);
     // Another connection resumed this session: close 4001.
     logic_output on_taken_over();
     // The staff token of this connection died (logout, disable, delete, expiry): close 4003.
@@ -145,6 +185,9 @@ private:
                         std::string_view message, logic_output out);
     logic_output on_staff_message(const std::optional<std::string>& id,
                                   const protocol::client_message& message, logic_output out);
+    bool served(std::string_view type) const { return options_.served && options_.served(type); }
+    logic_output to_service(const std::optional<std::string>& id, protocol::client_message message,
+                            logic_output out);
     logic_output close_token_dead(const std::optional<std::string>& id, logic_output out);
 
     logic_options options_;
@@ -153,6 +196,7 @@ private:
     std::uint32_t bad_count_ = 0;
     std::optional<std::string> pending_id_; // id of the hello or request waiting for a result
     std::optional<account_request::kind> pending_kind_;
+    bool service_pending_ = false;
     std::vector<protocol::signed_prekey> pending_prekeys_; // prekeys waiting for the identity key
     std::string session_id_;
     std::optional<protocol::role> role_;

@@ -35,6 +35,13 @@ public:
     virtual void token_dead(std::string reason) {
         close(close_codes::token_revoked, std::move(reason));
     }
+    // Push a server event (already encoded) to the client if this connection still holds
+    // session_id; `type` is the metrics label. Dropped once the connection is closing.
+    virtual void deliver(const std::string& session_id, std::string text, std::string type) {
+        (void)session_id;
+        (void)text;
+        (void)type;
+    }
 };
 
 class connection_registry {
@@ -50,6 +57,8 @@ public:
     void set_session(std::uint64_t id, std::string session_id);
     // (connection id, session id) of every connection that holds a session.
     std::vector<std::pair<std::uint64_t, std::string>> sessions() const;
+    // The live connections holding session_id (normally at most one).
+    std::vector<std::shared_ptr<connection_handle>> find_session(std::string_view session_id) const;
     // Every live handle at this moment.
     std::vector<std::shared_ptr<connection_handle>> snapshot() const;
 

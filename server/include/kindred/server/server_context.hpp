@@ -10,7 +10,9 @@
 #include <kindred/server/session_service.hpp>
 
 #include <atomic>
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace kindred::accounts {
 class account_store;
@@ -19,6 +21,7 @@ class account_store;
 namespace kindred::server {
 
 class auth_service;
+class service_router;
 
 struct server_context {
     const config& cfg;
@@ -32,6 +35,13 @@ struct server_context {
     // the listener starts; null: the auth routes answer 503 and peer requests `unavailable`.
     auth_service* auth = nullptr;
     accounts::account_store* accounts = nullptr;
+    // Matching and relay (issue #4). Null: those messages answer `unavailable`.
+    service_router* services = nullptr;
+    // The conversations of a party (role, id) for the hello answer; handler on any thread.
+    // Null: hello answers an empty list.
+    std::function<void(protocol::role, std::string,
+                       std::function<void(std::vector<protocol::conversation_summary>)>)>
+        conversations_of = nullptr;
 };
 
 } // namespace kindred::server

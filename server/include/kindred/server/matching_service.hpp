@@ -1,0 +1,107 @@
+// matching_service.hpp — the server side of contract §4–§6: request_match, cancel_match,
+// prekeys (storage), shift_start/pause/resume/end, and what follows a match (`matched` to
+// both sides wherever they are connected, `shift`, `prekeys_low`), `queued` updates, the
+// periodic relaxation pass and presence refresh. docs/matching.md §6 is the table it follows.
+// The intake stays in this process's memory (the seeker's instance) until the match: it is
+// forwarded to the peer over the bus and never stored or logged.
+// Threading: every member is thread-safe (one mutex over the in-memory maps; store, account
+// and bus handlers run on their strands). Asio-free.
+// Lifetime: the stores, the bus and the registry outlive it and every operation it started.
+#pragma once
+
+#include <kindred/server/service_router.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace kindred::accounts {
+class account_store;
+}
+namespace kindred::matching {
+class matching_store;
+struct match_record;
+struct sweep_report;
+} // namespace kindred::matching
+namespace kindred::store {
+class client;
+}
+namespace kindred::relay {
+class conversation_log;
+}
+
+namespace kindred::server {
+
+class connection_registry;
+class event_bus;
+
+struct matching_service_options {
+    std::vector<std::string> catalog_tags;
+    std::vector<std::string> catalog_languages;
+    // A peer holding fewer prekeys than this after a match or an upload gets `prekeys_low`.
+    std::int64_t prekeys_low_below = 5;
+    // How long the peer → session pointer lives (renewed by every shift change and refresh).
+    std::int64_t peer_session_ttl_s = 24 * 3600;
+    // Unix ms. Default: the system clock.
+    std::function<std::int64_t()> clock;
+    // Where a matched conversation is created before `matched` is sent (null: not created).
+    relay::conversation_log* conversations = nullptr;
+};
+
+class matching_service final : public service_router {
+public:
+    matching_service(matching::matching_store& matching, accounts::account_store& accounts,
+                     store::client& redis, event_bus& bus, connection_registry& connections,
+                     matching_service_options options);
+
+    bool serves(std::string_view type) const override;
+    void handle(service_request request, answer_handler h) override;
+    void connection_closed(const std::string& session_id) override;
+    // A peer's new session becomes where its matches and messages go.
+    void session_opened(const std::string& session_id, protocol::role role,
+                        const std::optional<staff_identity>& staff) override;
+
+    // matching_options::on_match: every match this instance's store claimed, once.
+    void on_match(const matching::match_record& record);
+    // After every pass: `queued` to the held sessions whose place changed.
+    void on_sweep(const matching::sweep_report& report);
+    // Periodic (about every second): the relaxation pass.
+    void relax_tick();
+    // Periodic (presence_ttl / 3): renew presence of the peers and waiting seekers held here.
+    void presence_tick();
+
+    // `peer:{username}` → the peer's current session (so a match made on any instance can
+    // reach it).
+    static std::string peer_session_key(std::string_view peer_id);
+    // A stored prekey: base64(prekey) "." base64(signature).
+    static std::string encode_prekey(const protocol::signed_prekey& k);
+    static std::optional<protocol::signed_prekey> decode_prekey(std::string_view stored);
+
+private:
+    void request_match(service_request r, answer_handler h);
+    void cancel_match(service_request r, answer_handler h);
+    void shift_start(service_request r, answer_handler h);
+    void shift_change(service_request r, answer_handler h);
+    void store_prekeys(service_request r, answer_handler h);
+    void announce(const matching::match_record& record);
+    void matched_at_seeker(const std::string& session, const boost::json::object& body);
+    void remember_peer(const std::string& peer_id, const std::string& session);
+    std::int64_t now_ms() const;
+
+    matching::matching_store& matching_;
+    accounts::account_store& accounts_;
+    store::client& redis_;
+    event_bus& bus_;
+    connection_registry& connections_;
+    matching_service_options options_;
+
+    std::mutex mutex_;
+    std::unordered_map<std::string, std::string> intakes_; // session → intake (memory only)
+    std::unordered_map<std::string, std::size_t> waiting_; // session → position last sent
+    std::unordered_map<std::string, std::string> peers_;   // peer id → session held here
+};
+
+} // namespace kindred::server

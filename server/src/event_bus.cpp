@@ -1,0 +1,149 @@
+// event_bus.cpp — see event_bus.hpp.
+#include <kindred/server/connection_registry.hpp>
+#include <kindred/server/event_bus.hpp>
+#include <kindred/server/session_store.hpp>
+#include <kindred/store/client.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace kindred::server {
+
+namespace json = boost::json;
+
+namespace {
+
+const json::string* string_field(const json::object& o, std::string_view key) {
+    auto it = o.find(key);
+    if (it == o.end() || !it->value().is_string()) return nullptr;
+    return &it->value().get_string();
+}
+
+} // namespace
+
+event_bus::event_bus(store::client& redis, connection_registry& connections,
+                     std::string instance_id)
+    : redis_(redis)
+    , connections_(connections)
+    , instance_id_(std::move(instance_id)) {}
+
+void event_bus::on_notice(std::string kind, notice_handler h) {
+    notices_[std::move(kind)] = std::move(h);
+}
+
+std::string event_bus::deliver_message(std::string_view session, std::string_view type,
+                                       std::string_view text) {
+    json::object o;
+    o["type"] = "deliver";
+    o["session"] = session;
+    o["event_type"] = type;
+    o["event"] = text;
+    return json::serialize(o);
+}
+
+std::string event_bus::notice_message(std::string_view session, std::string_view kind,
+                                      const json::object& body) {
+    json::object o;
+    o["type"] = "notice";
+    o["session"] = session;
+    o["kind"] = kind;
+    o["body"] = body;
+    return json::serialize(o);
+}
+
+void event_bus::deliver(std::string session, std::string type, std::string text,
+                        reached_handler done) {
+    json::object o;
+    o["type"] = "deliver";
+    o["session"] = session;
+    o["event_type"] = type;
+    o["event"] = text;
+    route(std::move(session), std::move(o), std::move(done));
+}
+
+void event_bus::notify(std::string session, std::string kind, json::object body,
+                       reached_handler done) {
+    json::object o;
+    o["type"] = "notice";
+    o["session"] = session;
+    o["kind"] = kind;
+    o["body"] = std::move(body);
+    route(std::move(session), std::move(o), std::move(done));
+}
+
+bool event_bus::dispatch_local(const std::string& session, const json::object& message) {
+    const auto* type = string_field(message, "type");
+    if (!type) return false;
+    if (*type == "deliver") {
+        const auto* event_type = string_field(message, "event_type");
+        const auto* event = string_field(message, "event");
+        if (!event_type || !event) return false;
+        auto holders = connections_.find_session(session);
+        for (auto& h : holders)
+            h->deliver(session, std::string(*event), std::string(*event_type));
+        return !holders.empty();
+    }
+    if (*type == "notice") {
+        const auto* kind = string_field(message, "kind");
+        auto body = message.find("body");
+        if (!kind || body == message.end() || !body->value().is_object()) return false;
+        auto it = notices_.find(std::string_view(*kind));
+        if (it == notices_.end()) return false;
+        if (connections_.find_session(session).empty()) return false;
+        it->second(session, body->value().get_object());
+        return true;
+    }
+    return false;
+}
+
+void event_bus::route(std::string session, json::object message, reached_handler done) {
+    if (!done) done = [](bool) {};
+    if (session.empty()) {
+        done(false);
+        return;
+    }
+    // Fast path: the session is held here.
+    if (dispatch_local(session, message)) {
+        done(true);
+        return;
+    }
+    redis_.command(
+        {"HMGET", session_store::session_key(session), "instance", "conn"},
+        [this, session, message = std::move(message),
+         done = std::move(done)](boost::system::error_code ec, store::reply r) mutable {
+            if (ec || !r.is_array() || !r.at(0).is_string() || !r.at(1).is_string() ||
+                r.at(1).str().empty()) {
+                done(false); // no live holder (or Redis down): the stored log is the truth
+                return;
+            }
+            const std::string instance = r.at(0).str();
+            if (instance == instance_id_) {
+                // Resumed here between the local check and the read: try once more.
+                done(dispatch_local(session, message));
+                return;
+            }
+            redis_.command(
+                {"PUBLISH", session_store::bus_channel(instance), json::serialize(message)},
+                [done = std::move(done)](boost::system::error_code pec, store::reply pr) {
+                    done(!pec && pr.is_integer() && pr.integer() > 0);
+                });
+        });
+}
+
+bool event_bus::handle(std::string_view payload) {
+    json::error_code ec;
+    auto v = json::parse(payload, ec);
+    if (ec || !v.is_object()) return false;
+    const auto& o = v.get_object();
+    const auto* type = string_field(o, "type");
+    if (!type || (*type != "deliver" && *type != "notice")) return false;
+    const auto* session = string_field(o, "session");
+    if (!session) return false;
+    if (!dispatch_local(std::string(*session), o))
+        spdlog::debug("event=bus_undeliverable kind={}", std::string_view(*type));
+    return true;
+}
+
+} // namespace kindred::server

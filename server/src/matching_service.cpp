@@ -1,0 +1,501 @@
+// matching_service.cpp — see matching_service.hpp. Error mapping (docs/matching.md §6): Redis
+// trouble → unavailable; already_queued / in_conversation / wrong_state → conflict;
+// bad_input → bad_message; a cancel with nothing waiting → not_found.
+#include <kindred/accounts/account_store.hpp>
+#include <kindred/matching/matching_store.hpp>
+#include <kindred/protocol/base64.hpp>
+#include <kindred/protocol/codec.hpp>
+#include <kindred/relay/conversation_log.hpp>
+#include <kindred/server/connection_registry.hpp>
+#include <kindred/server/event_bus.hpp>
+#include <kindred/server/matching_service.hpp>
+#include <kindred/store/client.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+namespace kindred::server {
+
+namespace json = boost::json;
+using protocol::error_code;
+
+namespace {
+
+bool contains(const std::vector<std::string>& list, std::string_view v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+service_answer error_answer(const std::optional<std::string>& id, error_code code,
+                            std::string_view message) {
+    service_answer a;
+    a.frames.push_back(make_error_frame(id, code, message));
+    return a;
+}
+
+// A matching_store (or Redis) error as the contract's answer.
+service_answer store_error(const std::optional<std::string>& id, boost::system::error_code ec) {
+    using matching::error;
+    if (ec == error::already_queued)
+        return error_answer(id, error_code::conflict, "already queued");
+    if (ec == error::in_conversation)
+        return error_answer(id, error_code::conflict, "already in a conversation");
+    if (ec == error::wrong_state)
+        return error_answer(id, error_code::conflict, "the shift is not in a state that allows it");
+    if (ec == error::not_found) return error_answer(id, error_code::conflict, "no shift started");
+    if (ec == error::not_waiting)
+        return error_answer(id, error_code::not_found,
+                            "no waiting request (it may just have been matched)");
+    if (ec == error::bad_input)
+        return error_answer(id, error_code::bad_message, "rejected by the matching rules");
+    return error_answer(id, error_code::unavailable, "matching is unavailable; try again");
+}
+
+// `field[i]: unknown …` for the first value not in `allowed`; empty when all are.
+std::string first_not_in(const std::vector<std::string>& values,
+                         const std::vector<std::string>& allowed, std::string_view field,
+                         std::string_view what) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+        if (!contains(allowed, values[i]))
+            return std::string(field) + "[" + std::to_string(i) + "]: " + std::string(what) + " '" +
+                   values[i] + "'";
+    return {};
+}
+
+outbound_frame queued_frame(std::size_t position, std::optional<std::int64_t> wait_s) {
+    json::object o;
+    o["type"] = "queued";
+    o["position"] = position;
+    // Unknown (nothing comparable matched recently): null rather than a made-up number.
+    if (wait_s)
+        o["estimated_wait_s"] = *wait_s;
+    else
+        o["estimated_wait_s"] = nullptr;
+    return {"queued", json::serialize(o), std::nullopt};
+}
+
+outbound_frame shift_frame(const matching::peer_view& v) {
+    return make_event_frame(protocol::shift_state{v.state, v.active, v.capacity});
+}
+
+} // namespace
+
+matching_service::matching_service(matching::matching_store& matching,
+                                   accounts::account_store& accounts, store::client& redis,
+                                   event_bus& bus, connection_registry& connections,
+                                   matching_service_options options)
+    : matching_(matching)
+    , accounts_(accounts)
+    , redis_(redis)
+    , bus_(bus)
+    , connections_(connections)
+    , options_(std::move(options)) {
+    bus_.on_notice("matched", [this](const std::string& session, const json::object& body) {
+        matched_at_seeker(session, body);
+    });
+}
+
+std::int64_t matching_service::now_ms() const {
+    if (options_.clock) return options_.clock();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string matching_service::peer_session_key(std::string_view peer_id) {
+    return "peer:{" + std::string(peer_id) + "}:session";
+}
+
+std::string matching_service::encode_prekey(const protocol::signed_prekey& k) {
+    return protocol::base64_encode(k.prekey) + "." + protocol::base64_encode(k.signature);
+}
+
+std::optional<protocol::signed_prekey> matching_service::decode_prekey(std::string_view stored) {
+    auto dot = stored.find('.');
+    if (dot == std::string_view::npos) return std::nullopt;
+    auto pk = protocol::base64_decode(stored.substr(0, dot));
+    auto sig = protocol::base64_decode(stored.substr(dot + 1));
+    protocol::signed_prekey k;
+    if (!pk || !sig || pk->size() != k.prekey.size() || sig->size() != k.signature.size())
+        return std::nullopt;
+    std::copy(pk->begin(), pk->end(), k.prekey.begin());
+    std::copy(sig->begin(), sig->end(), k.signature.begin());
+    return k;
+}
+
+bool matching_service::serves(std::string_view type) const {
+    return type == protocol::request_match::wire_type ||
+           type == protocol::cancel_match::wire_type || type == protocol::prekeys::wire_type ||
+           type == protocol::shift_start::wire_type || type == protocol::shift_pause::wire_type ||
+           type == protocol::shift_resume::wire_type || type == protocol::shift_end::wire_type;
+}
+
+void matching_service::handle(service_request r, answer_handler h) {
+    const auto type = protocol::type_name(r.message);
+    if (type == protocol::request_match::wire_type)
+        return request_match(std::move(r), std::move(h));
+    if (type == protocol::cancel_match::wire_type) return cancel_match(std::move(r), std::move(h));
+    if (type == protocol::prekeys::wire_type) return store_prekeys(std::move(r), std::move(h));
+    if (type == protocol::shift_start::wire_type) return shift_start(std::move(r), std::move(h));
+    if (type == protocol::shift_pause::wire_type || type == protocol::shift_resume::wire_type ||
+        type == protocol::shift_end::wire_type)
+        return shift_change(std::move(r), std::move(h));
+    h(error_answer(r.id, error_code::unavailable, "not implemented yet"));
+}
+
+void matching_service::request_match(service_request r, answer_handler h) {
+    auto& m = std::get<protocol::request_match>(r.message);
+    if (auto bad = first_not_in(m.tags, options_.catalog_tags, "tags", "unknown tag"); !bad.empty())
+        return h(error_answer(r.id, error_code::bad_message, bad));
+    if (auto bad =
+            first_not_in(m.languages, options_.catalog_languages, "languages", "unknown language");
+        !bad.empty())
+        return h(error_answer(r.id, error_code::bad_message, bad));
+
+    const std::string session = r.session_id;
+    // The intake is kept (in memory only) before the request can be matched, so a match made
+    // at once by another instance still finds it here.
+    bool had_intake = false;
+    {
+        std::lock_guard lock(mutex_);
+        if (m.intake && !intakes_.contains(session)) {
+            intakes_[session] = std::move(*m.intake);
+            had_intake = true;
+        }
+    }
+    matching::enqueue_request e;
+    e.session = session;
+    e.tags = m.tags;
+    e.languages = m.languages;
+    e.risk_level = protocol::risk::none; // triage with the crisis lexicon is issue #5
+    e.payload = protocol::base64_encode(m.pubkey);
+    matching_.enqueue(std::move(e), [this, id = r.id, session, had_intake, h = std::move(h)](
+                                        boost::system::error_code ec, matching::queue_entry q) {
+        if (ec) {
+            if (had_intake) {
+                std::lock_guard lock(mutex_);
+                intakes_.erase(session);
+            }
+            return h(store_error(id, ec));
+        }
+        service_answer a;
+        a.frames.push_back(make_ok_frame(id));
+        if (q.position > 0) {
+            std::lock_guard lock(mutex_);
+            waiting_[session] = q.position;
+            a.frames.push_back(queued_frame(q.position, q.estimated_wait_s));
+        }
+        h(std::move(a));
+        matching_.match_seeker(session,
+                               [this](const matching::sweep_report& rep) { on_sweep(rep); });
+    });
+}
+
+void matching_service::cancel_match(service_request r, answer_handler h) {
+    const std::string session = r.session_id;
+    matching_.cancel(session,
+                     [this, id = r.id, session, h = std::move(h)](boost::system::error_code ec) {
+                         if (ec) return h(store_error(id, ec));
+                         {
+                             std::lock_guard lock(mutex_);
+                             intakes_.erase(session);
+                             waiting_.erase(session);
+                         }
+                         service_answer a;
+                         a.frames.push_back(make_ok_frame(id));
+                         h(std::move(a));
+                     });
+}
+
+void matching_service::remember_peer(const std::string& peer_id, const std::string& session) {
+    {
+        std::lock_guard lock(mutex_);
+        peers_[peer_id] = session;
+    }
+    redis_.command({"SET", peer_session_key(peer_id), session, "EX",
+                    std::to_string(options_.peer_session_ttl_s)},
+                   [](boost::system::error_code, store::reply) {});
+}
+
+void matching_service::shift_start(service_request r, answer_handler h) {
+    if (!r.staff)
+        return h(error_answer(r.id, error_code::not_authenticated, "log in again and say hello"));
+    auto m = std::get<protocol::shift_start>(r.message);
+    if (m.capacity < 1 || m.capacity > 5)
+        return h(error_answer(r.id, error_code::bad_message, "capacity: must be 1 to 5"));
+    if (auto bad = first_not_in(m.tags, options_.catalog_tags, "tags", "unknown tag"); !bad.empty())
+        return h(error_answer(r.id, error_code::bad_message, bad));
+    if (auto bad =
+            first_not_in(m.languages, options_.catalog_languages, "languages", "unknown language");
+        !bad.empty())
+        return h(error_answer(r.id, error_code::bad_message, bad));
+    const std::string peer_id = r.staff->username;
+    accounts_.get(peer_id, [this, id = r.id, session = r.session_id, peer_id, m = std::move(m),
+                            h = std::move(h)](boost::system::error_code ec,
+                                              accounts::account account) mutable {
+        if (ec) return h(error_answer(id, error_code::unavailable, "accounts are unavailable"));
+        const auto active = account.active_tags(now_ms());
+        if (auto bad = first_not_in(m.tags, active, "tags", "not certified (or expired) for");
+            !bad.empty())
+            return h(error_answer(id, error_code::bad_message, bad));
+        if (!account.languages.empty())
+            if (auto bad = first_not_in(m.languages, account.languages, "languages",
+                                        "not a language of this account:");
+                !bad.empty())
+                return h(error_answer(id, error_code::bad_message, bad));
+        matching::shift_request s;
+        s.peer_id = peer_id;
+        s.capacity = static_cast<int>(m.capacity);
+        s.tags = std::move(m.tags);
+        s.languages = std::move(m.languages);
+        matching_.shift_start(
+            std::move(s), [this, id, session, peer_id,
+                           h = std::move(h)](boost::system::error_code sec, matching::peer_view v) {
+                if (sec) return h(store_error(id, sec));
+                remember_peer(peer_id, session);
+                service_answer a;
+                a.frames.push_back(make_ok_frame(id));
+                a.frames.push_back(shift_frame(v));
+                h(std::move(a));
+                matching_.match_peer(peer_id,
+                                     [this](const matching::sweep_report& rep) { on_sweep(rep); });
+            });
+    });
+}
+
+void matching_service::shift_change(service_request r, answer_handler h) {
+    if (!r.staff)
+        return h(error_answer(r.id, error_code::not_authenticated, "log in again and say hello"));
+    const std::string peer_id = r.staff->username;
+    const auto type = protocol::type_name(r.message);
+    const bool resume = type == protocol::shift_resume::wire_type;
+    auto done = [this, id = r.id, session = r.session_id, peer_id, resume,
+                 h = std::move(h)](boost::system::error_code ec, matching::peer_view v) {
+        if (ec) return h(store_error(id, ec));
+        remember_peer(peer_id, session);
+        service_answer a;
+        a.frames.push_back(make_ok_frame(id));
+        a.frames.push_back(shift_frame(v));
+        h(std::move(a));
+        if (resume)
+            matching_.match_peer(peer_id,
+                                 [this](const matching::sweep_report& rep) { on_sweep(rep); });
+    };
+    if (type == protocol::shift_pause::wire_type)
+        matching_.shift_pause(peer_id, std::move(done));
+    else if (resume)
+        matching_.shift_resume(peer_id, std::move(done));
+    else
+        matching_.shift_end(peer_id, std::move(done));
+}
+
+void matching_service::store_prekeys(service_request r, answer_handler h) {
+    if (!r.staff)
+        return h(error_answer(r.id, error_code::not_authenticated, "log in again and say hello"));
+    // Verified against the registered identity key by connection_logic before reaching here.
+    const auto& keys = std::get<protocol::prekeys>(r.message).keys;
+    std::vector<std::string> stored;
+    stored.reserve(keys.size());
+    for (const auto& k : keys)
+        stored.push_back(encode_prekey(k));
+    const std::string peer_id = r.staff->username;
+    matching_.add_prekeys(
+        peer_id, std::move(stored),
+        [this, id = r.id, verified = keys.size(), peer_id,
+         h = std::move(h)](boost::system::error_code ec, std::int64_t remaining) {
+            if (ec) return h(store_error(id, ec));
+            service_answer a;
+            a.frames.push_back(
+                make_ok_frame(id, json::object{{"verified", verified}, {"remaining", remaining}}));
+            if (remaining < options_.prekeys_low_below)
+                a.frames.push_back(make_event_frame(protocol::prekeys_low{remaining}));
+            h(std::move(a));
+            matching_.match_peer(peer_id,
+                                 [this](const matching::sweep_report& rep) { on_sweep(rep); });
+        });
+}
+
+void matching_service::on_match(const matching::match_record& record) {
+    spdlog::info("event=matched conversation={}… relaxed={} waited_s={}",
+                 record.conversation_id.substr(0, 6), record.relaxed, record.waited_s());
+    if (!options_.conversations) return announce(record);
+    // The conversation exists before either side hears of it, so their first `send` finds
+    // it. create is idempotent: one retry covers a dropped answer.
+    auto create = std::make_shared<std::function<void(int)>>();
+    *create = [this, record, create](int attempt) {
+        options_.conversations->create(
+            record.conversation_id, relay::parties{record.session, record.peer_id, {}}, now_ms(),
+            [this, record, create, attempt](boost::system::error_code ec, relay::create_result) {
+                if (ec && attempt == 0) return (*create)(1);
+                if (ec)
+                    spdlog::error("event=conversation_create_failed conversation={}… error=\"{}\"",
+                                  record.conversation_id.substr(0, 6), ec.message());
+                *create = nullptr; // break the cycle
+                // Watched for the peer grace period (relay_service::grace_tick).
+                if (!ec)
+                    redis_.command({"ZADD", "convs:{active}", std::to_string(record.matched_at_ms),
+                                    record.conversation_id},
+                                   [](boost::system::error_code, store::reply) {});
+                announce(record);
+            });
+    };
+    (*create)(0);
+}
+
+void matching_service::announce(const matching::match_record& record) {
+    accounts_.get(record.peer_id, [this, rec = record](boost::system::error_code ec,
+                                                       accounts::account account) {
+        auto key = decode_prekey(rec.prekey);
+        auto pub = protocol::base64_decode(rec.payload);
+        protocol::x25519_public_key seeker_key{};
+        if (ec || !account.identity_key || !key || !pub || pub->size() != seeker_key.size()) {
+            // Without these neither side can set up the encryption. The claim stands; the
+            // seeker's client sees no `matched` (a gap a later issue closes with the hello's
+            // conversation list).
+            spdlog::error("event=match_unusable conversation={}…",
+                          rec.conversation_id.substr(0, 6));
+            return;
+        }
+        std::copy(pub->begin(), pub->end(), seeker_key.begin());
+        protocol::seeker_matched se;
+        se.conversation_id = rec.conversation_id;
+        se.relaxed = rec.relaxed;
+        se.peer.alias = account.alias;
+        se.peer.tags = account.active_tags(now_ms());
+        se.peer.shared_tags = rec.shared_tags;
+        se.peer.prekey = key->prekey;
+        se.peer.identity_key = *account.identity_key;
+        se.peer.signature = key->signature;
+        protocol::peer_matched pe;
+        pe.conversation_id = rec.conversation_id;
+        pe.prekey = key->prekey;
+        pe.seeker.pubkey = seeker_key;
+        pe.seeker.tags = rec.seeker_tags;
+        pe.seeker.shared_tags = rec.shared_tags;
+        pe.seeker.waited_s = rec.waited_s();
+        pe.seeker.risk = rec.risk_level;
+        std::string seeker_event = protocol::encode_event(protocol::server_event{std::move(se)});
+        std::string peer_event = protocol::encode_event(protocol::server_event{std::move(pe)});
+        redis_.command(
+            {"GET", peer_session_key(rec.peer_id)},
+            [this, rec, seeker_event = std::move(seeker_event), peer_event = std::move(peer_event)](
+                boost::system::error_code gec, store::reply reply) mutable {
+                std::string peer_session = !gec && reply.is_string() ? reply.str() : "";
+                json::object body;
+                body["seeker_event"] = seeker_event;
+                body["peer_session"] = peer_session;
+                body["peer_event"] = peer_event;
+                // The seeker's instance adds the intake it holds and forwards to the peer; if
+                // the seeker is connected nowhere, the peer is told here, without intake.
+                bus_.notify(rec.session, "matched", std::move(body),
+                            [this, peer_session, peer_event](bool reached) {
+                                if (!reached) bus_.deliver(peer_session, "matched", peer_event);
+                            });
+                bus_.deliver(peer_session, "shift",
+                             protocol::encode_event(protocol::shift_state{
+                                 protocol::shift_status::on, rec.peer_active, rec.peer_capacity}));
+                if (rec.prekeys_left < options_.prekeys_low_below)
+                    bus_.deliver(peer_session, "prekeys_low",
+                                 protocol::encode_event(protocol::prekeys_low{rec.prekeys_left}));
+            });
+    });
+}
+
+void matching_service::matched_at_seeker(const std::string& session, const json::object& body) {
+    auto text = [&](std::string_view k) -> std::string {
+        auto it = body.find(k);
+        return it != body.end() && it->value().is_string() ? std::string(it->value().get_string())
+                                                           : std::string();
+    };
+    std::string seeker_event = text("seeker_event");
+    std::string peer_session = text("peer_session");
+    std::string peer_event = text("peer_event");
+    std::optional<std::string> intake;
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = intakes_.find(session); it != intakes_.end()) {
+            intake = std::move(it->second);
+            intakes_.erase(it);
+        }
+        waiting_.erase(session);
+    }
+    if (!seeker_event.empty()) bus_.deliver(session, "matched", std::move(seeker_event));
+    if (peer_event.empty()) return;
+    if (intake) {
+        json::error_code ec;
+        auto v = json::parse(peer_event, ec);
+        if (!ec && v.is_object()) {
+            v.get_object()["intake"] = *intake;
+            peer_event = json::serialize(v);
+        }
+    }
+    bus_.deliver(std::move(peer_session), "matched", std::move(peer_event));
+}
+
+void matching_service::on_sweep(const matching::sweep_report& report) {
+    for (const auto& q : report.queue) {
+        if (q.position == 0 || connections_.find_session(q.session).empty()) continue;
+        {
+            std::lock_guard lock(mutex_);
+            auto& last = waiting_[q.session];
+            if (last == q.position) continue;
+            last = q.position;
+        }
+        auto f = queued_frame(q.position, q.estimated_wait_s);
+        bus_.deliver(q.session, "queued", std::move(f.text));
+    }
+}
+
+void matching_service::relax_tick() {
+    matching_.match_relaxed_due(0, [this](const matching::sweep_report& rep) { on_sweep(rep); });
+}
+
+void matching_service::presence_tick() {
+    std::vector<std::string> peers;
+    std::vector<std::string> sessions;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = peers_.begin(); it != peers_.end();) {
+            if (connections_.find_session(it->second).empty()) {
+                it = peers_.erase(it); // gone from here: its presence lapses unless renewed
+            } else {
+                peers.push_back(it->first);
+                ++it;
+            }
+        }
+        for (auto it = waiting_.begin(); it != waiting_.end();) {
+            if (connections_.find_session(it->first).empty()) {
+                // Not held here (any more): its request expires unless its new holder
+                // renews it; the intake stays with this process only, so it goes too.
+                intakes_.erase(it->first);
+                it = waiting_.erase(it);
+            } else {
+                sessions.push_back(it->first);
+                ++it;
+            }
+        }
+    }
+    if (peers.empty() && sessions.empty()) return;
+    matching_.refresh_presence(
+        std::move(peers), std::move(sessions), [](boost::system::error_code ec) {
+            if (ec) spdlog::warn("event=presence_refresh_failed error=\"{}\"", ec.message());
+        });
+}
+
+void matching_service::session_opened(const std::string& session_id, protocol::role role,
+                                      const std::optional<staff_identity>& staff) {
+    if (role == protocol::role::peer && staff) remember_peer(staff->username, session_id);
+}
+
+void matching_service::connection_closed(const std::string& session_id) {
+    // The session lives on for its grace period and may resume here or elsewhere; presence
+    // and the in-memory intake are dropped by the next presence_tick if it does not.
+    (void)session_id;
+}
+
+} // namespace kindred::server

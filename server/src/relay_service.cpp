@@ -1,0 +1,294 @@
+// relay_service.cpp — see relay_service.hpp. Errors follow relay::to_contract (relay/README.md);
+// Redis trouble is `unavailable`. Live pushes are at-most-once; `sync` is the truth.
+#include <kindred/matching/matching_store.hpp>
+#include <kindred/protocol/codec.hpp>
+#include <kindred/relay/conversation_log.hpp>
+#include <kindred/relay/error.hpp>
+#include <kindred/server/event_bus.hpp>
+#include <kindred/server/matching_service.hpp>
+#include <kindred/server/relay_service.hpp>
+#include <kindred/store/client.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace kindred::server {
+
+using protocol::error_code;
+
+namespace {
+
+service_answer error_answer(const std::optional<std::string>& id, error_code code,
+                            std::string_view message) {
+    service_answer a;
+    a.frames.push_back(make_error_frame(id, code, message));
+    return a;
+}
+
+service_answer relay_error(const std::optional<std::string>& id, boost::system::error_code ec) {
+    auto c = relay::to_contract(ec);
+    return error_answer(id, c.code, c.message);
+}
+
+// Who is asking, as the log names parties.
+std::optional<relay::member> member_of(const service_request& r) {
+    if (r.role == protocol::role::seeker) return relay::member{r.role, r.session_id};
+    if (!r.staff) return std::nullopt;
+    return relay::member{r.role, r.staff->username};
+}
+
+protocol::ended_by ended_by_of(protocol::role r) {
+    switch (r) {
+    case protocol::role::seeker:
+        return protocol::ended_by::seeker;
+    case protocol::role::peer:
+        return protocol::ended_by::peer;
+    case protocol::role::moderator:
+        return protocol::ended_by::moderator;
+    }
+    return protocol::ended_by::system;
+}
+
+} // namespace
+
+relay_service::relay_service(relay::conversation_log& log, matching::matching_store& matching,
+                             store::client& redis, event_bus& bus, relay_service_options options)
+    : log_(log)
+    , matching_(matching)
+    , redis_(redis)
+    , bus_(bus)
+    , options_(std::move(options)) {}
+
+std::int64_t relay_service::now_ms() const {
+    if (options_.clock) return options_.clock();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+bool relay_service::serves(std::string_view type) const {
+    return type == protocol::send::wire_type || type == protocol::receipt::wire_type ||
+           type == protocol::typing::wire_type || type == protocol::sync::wire_type ||
+           type == protocol::end::wire_type || type == protocol::transfer::wire_type;
+}
+
+void relay_service::handle(service_request r, answer_handler h) {
+    if (!member_of(r))
+        return h(error_answer(r.id, error_code::not_found, "conversation not found"));
+    const auto type = protocol::type_name(r.message);
+    if (type == protocol::send::wire_type) return send(std::move(r), std::move(h));
+    if (type == protocol::sync::wire_type) return sync(std::move(r), std::move(h));
+    if (type == protocol::end::wire_type) return end(std::move(r), std::move(h), false);
+    if (type == protocol::transfer::wire_type) return end(std::move(r), std::move(h), true);
+    forward(std::move(r), std::move(h));
+}
+
+void relay_service::deliver_to(const relay::member& m, std::string type, std::string text) {
+    if (m.role == protocol::role::seeker) {
+        bus_.deliver(m.id, std::move(type), std::move(text));
+        return;
+    }
+    if (m.role != protocol::role::peer) return; // moderators: issue #8
+    redis_.command({"GET", matching_service::peer_session_key(m.id)},
+                   [this, type = std::move(type), text = std::move(text)](
+                       boost::system::error_code ec, store::reply reply) mutable {
+                       if (ec || !reply.is_string()) return; // offline: sync recovers
+                       bus_.deliver(reply.str(), std::move(type), std::move(text));
+                   });
+}
+
+void relay_service::send(service_request r, answer_handler h) {
+    auto& m = std::get<protocol::send>(r.message);
+    relay::append_request a;
+    a.conversation_id = m.conversation_id;
+    a.from = *member_of(r);
+    a.seq = m.seq;
+    a.copies = std::move(m.copies);
+    a.sent_at = now_ms();
+    auto stored = a; // for the live events, without reading the entry back
+    log_.append(std::move(a), [this, id = r.id, stored = std::move(stored), h = std::move(h)](
+                                  boost::system::error_code ec, relay::append_result res) {
+        if (ec) return h(relay_error(id, ec));
+        service_answer answer;
+        answer.frames.push_back(
+            make_ok_frame(id, protocol::ok_fields(protocol::send_ok{res.offset})));
+        h(std::move(answer));
+        if (res.duplicate) return; // stored and delivered before
+        const auto e = relay::entry_of(stored, res.offset);
+        for (const auto& to : res.recipients)
+            if (auto ev = relay::to_event(stored.conversation_id, e, to.role))
+                deliver_to(to, "message", protocol::encode_event(protocol::server_event{*ev}));
+    });
+}
+
+void relay_service::forward(service_request r, answer_handler h) {
+    std::string conversation;
+    std::string event;
+    std::string type;
+    const auto from = member_of(r)->role;
+    if (const auto* rc = std::get_if<protocol::receipt>(&r.message)) {
+        conversation = rc->conversation_id;
+        type = "receipt";
+        event = protocol::encode_event(
+            protocol::server_event{protocol::receipt_event{conversation, rc->offset, from}});
+    } else {
+        conversation = std::get<protocol::typing>(r.message).conversation_id;
+        type = "typing";
+        event = protocol::encode_event(
+            protocol::server_event{protocol::typing_event{conversation, from}});
+    }
+    log_.membership(
+        conversation, *member_of(r),
+        [this, id = r.id, from, type = std::move(type), event = std::move(event),
+         h = std::move(h)](boost::system::error_code ec, relay::conversation_meta meta) {
+            if (ec) return h(relay_error(id, ec));
+            service_answer a;
+            if (id) a.frames.push_back(make_ok_frame(id));
+            h(std::move(a));
+            if (meta.state != relay::conversation_state::active) return;
+            for (const auto& to : meta.parties.others(from))
+                deliver_to(to, type, event);
+        });
+}
+
+void relay_service::sync(service_request r, answer_handler h) {
+    const auto& m = std::get<protocol::sync>(r.message);
+    relay::read_request q;
+    q.conversation_id = m.conversation_id;
+    q.reader = *member_of(r);
+    q.after = m.after;
+    const auto reader = q.reader->role;
+    log_.read_all(
+        std::move(q), [id = r.id, conversation = m.conversation_id, reader,
+                       h = std::move(h)](boost::system::error_code ec, relay::read_result res) {
+            if (ec) return h(relay_error(id, ec));
+            service_answer a;
+            // The reader's own messages hold no copy for it and are skipped: it knows their
+            // offsets from its `ok`s (protocol/README.md §7).
+            for (const auto& e : res.entries)
+                if (auto ev = relay::to_event(conversation, e, reader))
+                    a.frames.push_back(make_event_frame(protocol::server_event{*ev}));
+            a.frames.push_back(make_ok_frame(
+                id, protocol::ok_fields(protocol::sync_ok{res.last_offset, res.recovered})));
+            h(std::move(a));
+        });
+}
+
+void relay_service::end(service_request r, answer_handler h, bool transfer) {
+    relay::end_request e;
+    const auto who = *member_of(r);
+    if (transfer) {
+        e.conversation_id = std::get<protocol::transfer>(r.message).conversation_id;
+        e.reason = "transfer";
+    } else {
+        const auto& m = std::get<protocol::end>(r.message);
+        e.conversation_id = m.conversation_id;
+        e.reason = m.reason.value_or("done");
+    }
+    e.by = ended_by_of(who.role);
+    e.by_id = who.id;
+    e.now = now_ms();
+    const std::string conversation = e.conversation_id;
+    // A transfer is the peer's to make: anyone else gets not_found (no hint it exists).
+    log_.end(std::move(e), [this, id = r.id, conversation, transfer, who,
+                            h = std::move(h)](boost::system::error_code ec, relay::end_result res) {
+        if (ec) return h(relay_error(id, ec));
+        service_answer a;
+        a.frames.push_back(make_ok_frame(id));
+        h(std::move(a));
+        if (res.already_ended) return; // told before
+        announce_end(conversation, res);
+        after_end(conversation, transfer, transfer);
+    });
+}
+
+void relay_service::announce_end(const std::string& conversation_id, const relay::end_result& res) {
+    redis_.command({"ZREM", active_key(), conversation_id},
+                   [](boost::system::error_code, store::reply) {});
+    const auto ev = protocol::encode_event(
+        protocol::server_event{protocol::ended{conversation_id, res.by, res.reason}});
+    for (const auto& p : res.parties.all())
+        deliver_to(p, "ended", ev);
+}
+
+void relay_service::grace_tick() {
+    redis_.command({"ZRANGE", active_key(), "0", "999"}, [this](boost::system::error_code ec,
+                                                                store::reply reply) {
+        if (ec || !reply.is_array()) return;
+        for (const auto& item : reply.elements()) {
+            if (!item.is_string()) continue;
+            const std::string conversation = item.str();
+            log_.meta(conversation, [this, conversation](boost::system::error_code mec,
+                                                         relay::conversation_meta meta) {
+                if (mec) {
+                    // Purged (or never created): nothing to watch any more.
+                    if (mec == relay::error::not_found)
+                        redis_.command({"ZREM", active_key(), conversation},
+                                       [](boost::system::error_code, store::reply) {});
+                    return;
+                }
+                if (meta.state != relay::conversation_state::active) {
+                    redis_.command({"ZREM", active_key(), conversation},
+                                   [](boost::system::error_code, store::reply) {});
+                    return;
+                }
+                matching_.peer(
+                    meta.parties.peer,
+                    [this, conversation](boost::system::error_code pec, matching::peer_state peer) {
+                        if (pec || peer.present) return; // Redis trouble: decide next time
+                        relay::end_request e;
+                        e.conversation_id = conversation;
+                        e.by = protocol::ended_by::system;
+                        e.reason = "peer_unavailable";
+                        e.now = now_ms();
+                        log_.end(std::move(e), [this, conversation](boost::system::error_code eec,
+                                                                    relay::end_result res) {
+                            if (eec || res.already_ended) return; // another instance did it
+                            spdlog::info("event=peer_unavailable conversation={}…",
+                                         conversation.substr(0, 6));
+                            announce_end(conversation, res);
+                            after_end(conversation, true, false);
+                        });
+                    });
+            });
+        }
+    });
+}
+
+void relay_service::after_end(const std::string& conversation_id, bool requeue, bool avoid_peer) {
+    matching_.release(conversation_id, [this, conversation_id, requeue,
+                                        avoid_peer](boost::system::error_code ec,
+                                                    matching::release_result rel) {
+        if (ec) {
+            spdlog::warn("event=release_failed error=\"{}\"", ec.message());
+            return;
+        }
+        const auto peer_id = rel.peer.peer_id;
+        deliver_to(relay::member{protocol::role::peer, peer_id}, "shift",
+                   protocol::encode_event(protocol::server_event{
+                       protocol::shift_state{rel.peer.state, rel.peer.active, rel.peer.capacity}}));
+        auto on_sweep = options_.on_sweep;
+        if (requeue) {
+            matching::requeue_options o;
+            o.avoid_peer = avoid_peer;
+            matching_.requeue(conversation_id, o,
+                              [this, session = rel.session, on_sweep](boost::system::error_code rec,
+                                                                      matching::queue_entry) {
+                                  if (rec) {
+                                      spdlog::warn("event=requeue_failed error=\"{}\"",
+                                                   rec.message());
+                                      return;
+                                  }
+                                  matching_.match_seeker(session, [on_sweep](const auto& rep) {
+                                      if (on_sweep) on_sweep(rep);
+                                  });
+                              });
+        }
+        matching_.match_peer(peer_id, [on_sweep](const matching::sweep_report& rep) {
+            if (on_sweep) on_sweep(rep);
+        });
+    });
+}
+
+} // namespace kindred::server
