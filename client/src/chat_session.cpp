@@ -463,9 +463,7 @@ struct chat_session::state {
 
     void handle(const protocol::pong&) {}
     void handle(const protocol::escalation_event&) {}
-    void handle(const protocol::queued& q) {
-        emit(ev::queued{q.position, q.estimated_wait_s});
-    } // unused: on_frame reads queued leniently
+    void handle(const protocol::queued& q) { emit(ev::queued{q.position, q.estimated_wait_s}); }
 
     void handle(const protocol::seeker_matched& m) {
         if (local != role::seeker || !seeker_keys) {
@@ -645,21 +643,6 @@ void chat_session::on_frame(std::string_view text, std::int64_t now_ms) {
             return;
         }
         s.on_error(*e, now_ms);
-        return;
-    }
-    if (frame->type == "queued") {
-        // Read leniently: the server sends "estimated_wait_s": null while it has no matching
-        // rate to estimate from, which the strict decoder (an integer) refuses.
-        const auto* position = frame->body.if_contains("position");
-        if (!position || !position->is_int64()) {
-            s.error_event("event", "bad_message", "queued: position: must be an integer");
-            return;
-        }
-        ev::queued q{position->as_int64(), std::nullopt};
-        if (const auto* w = frame->body.if_contains("estimated_wait_s"); w && w->is_int64()) {
-            q.estimated_wait_s = w->as_int64();
-        }
-        s.emit(q);
         return;
     }
     auto event = protocol::decode_server_event(*frame);

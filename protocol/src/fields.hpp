@@ -122,19 +122,34 @@ public:
         optional_text(key, out, spec);
     }
 
+    // Absent or null → nullopt (on the wire the server writes null: "not known").
+    void nullable_integer(std::string_view key, std::optional<std::int64_t>& out,
+                          const int_range& range) {
+        const json::value* v = optional(key);
+        if (!v) return;
+        std::int64_t n = 0;
+        if (read_integer(key, *v, n, range)) out = n;
+    }
+
     void integer(std::string_view key, std::int64_t& out, const int_range& range) {
         const json::value* v = required(key);
-        if (!v) return;
-        if (v->is_int64()) {
-            const std::int64_t n = v->get_int64();
+        if (v) read_integer(key, *v, out, range);
+    }
+
+    bool read_integer(std::string_view key, const json::value& v, std::int64_t& out,
+                      const int_range& range) {
+        if (v.is_int64()) {
+            const std::int64_t n = v.get_int64();
             if (n >= range.min && n <= range.max) {
                 out = n;
-                return;
+                return true;
             }
-        } else if (!v->is_uint64()) { // a uint64 here is above INT64_MAX: out of range
-            return fail(key, "must be an integer");
+        } else if (!v.is_uint64()) { // a uint64 here is above INT64_MAX: out of range
+            fail(key, "must be an integer");
+            return false;
         }
         fail(key, "must be " + std::to_string(range.min) + ".." + std::to_string(range.max));
+        return false;
     }
 
     void boolean(std::string_view key, bool& out) {
@@ -360,6 +375,14 @@ public:
         }
     }
     void integer(std::string_view key, std::int64_t v, const int_range&) { out_[key] = v; }
+    void nullable_integer(std::string_view key, const std::optional<std::int64_t>& v,
+                          const int_range&) {
+        if (v) {
+            out_[key] = *v;
+        } else {
+            out_[key] = nullptr;
+        }
+    }
     void boolean(std::string_view key, bool v) { out_[key] = v; }
     template <wire_enum E>
     void enumeration(std::string_view key, E v) {
@@ -566,7 +589,7 @@ KINDRED_FIELDS(join_ok) {
 KINDRED_FIELDS(pong) {}
 KINDRED_FIELDS(queued) {
     io.integer("position", m.position, position_range);
-    io.integer("estimated_wait_s", m.estimated_wait_s, counter_range);
+    io.nullable_integer("estimated_wait_s", m.estimated_wait_s, counter_range);
 }
 KINDRED_FIELDS(matched_peer) {
     io.text("alias", m.alias, alias_spec);

@@ -141,6 +141,7 @@ TEST(EncodeEvent, EveryEventHasTheContractShape) {
     const std::vector<event_case> cases = {
         {pong{}, R"({"type":"pong"})"},
         {queued{3, 40}, R"({"type":"queued","position":3,"estimated_wait_s":40})"},
+        {queued{2, std::nullopt}, R"({"type":"queued","position":2,"estimated_wait_s":null})"},
         {seeker_matched{"c1", false, sample_peer()},
          R"({"type":"matched","conversation_id":"c1","relaxed":false,
              "peer":{"alias":"River","tags":["grief","addiction"],"shared_tags":["grief"],

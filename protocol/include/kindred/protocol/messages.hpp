@@ -420,7 +420,8 @@ struct pong {
 struct queued {
     static constexpr std::string_view wire_type = "queued";
     std::int64_t position = 1;
-    std::int64_t estimated_wait_s = 0;
+    // null on the wire when there is no recent matching data to estimate from (ours).
+    std::optional<std::int64_t> estimated_wait_s;
     bool operator==(const queued&) const = default;
 };
 
