@@ -40,12 +40,6 @@ const script_set& scripts() {
     return s;
 }
 
-std::optional<std::int64_t> to_int64(std::string_view s) {
-    std::int64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
-    return v;
-}
 
 std::string join(const std::vector<std::string>& items) {
     std::string out;
@@ -83,9 +77,9 @@ boost::system::result<account> account_from_fields(std::string name, const store
             else
                 return make_error_code(error::corrupt_record);
         } else if (field == "created_at") {
-            a.created_at = to_int64(value).value_or(0);
+            a.created_at = store::parse_int64(value).value_or(0);
         } else if (field == "updated_at") {
-            a.updated_at = to_int64(value).value_or(0);
+            a.updated_at = store::parse_int64(value).value_or(0);
         } else if (field.rfind("cert:", 0) == 0) {
             if (auto d = parse_date(value)) a.certifications.push_back({field.substr(5), *d});
         }

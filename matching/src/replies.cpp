@@ -32,12 +32,6 @@ std::optional<long long> integer_of(const store::reply& r) {
 
 namespace {
 
-std::optional<long long> number(std::string_view s) {
-    long long v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
-    return v;
-}
 
 std::optional<seeker_request> parse_request(const store::reply& e) {
     if (!e.is_array() || e.size() != 8) return std::nullopt;
@@ -50,7 +44,7 @@ std::optional<seeker_request> parse_request(const store::reply& e) {
     r.tags = split(e.at(2).str());
     r.languages = split(e.at(3).str());
     auto level = protocol::from_string<risk>(e.at(4).str());
-    auto at = number(e.at(5).str());
+    auto at = store::parse_int64(e.at(5).str());
     if (r.session.empty() || !level || !at) return std::nullopt;
     r.risk_level = *level;
     r.enqueued_at_ms = *at;
@@ -72,9 +66,9 @@ std::optional<peer_state> parse_peer(const store::reply& e) {
     p.peer_id = e.at(0).str();
     p.shift_id = e.at(1).str();
     auto state = protocol::from_string<shift_status>(e.at(2).str());
-    auto cap = number(e.at(3).str());
-    auto active = number(e.at(4).str());
-    auto idle = number(e.at(8).str());
+    auto cap = store::parse_int64(e.at(3).str());
+    auto active = store::parse_int64(e.at(4).str());
+    auto idle = store::parse_int64(e.at(8).str());
     auto alive = integer_of(e.at(10));
     auto prekeys = integer_of(e.at(11));
     if (p.peer_id.empty() || !state || !cap || !active || !idle || !alive || !prekeys)
@@ -88,7 +82,7 @@ std::optional<peer_state> parse_peer(const store::reply& e) {
     p.wont_take = split(e.at(7).str());
     p.idle_since_ms = *idle;
     if (!e.at(9).str().empty()) {
-        auto end = number(e.at(9).str());
+        auto end = store::parse_int64(e.at(9).str());
         if (!end) return std::nullopt;
         p.planned_end_ms = *end;
     }
@@ -106,8 +100,8 @@ std::optional<recent_match> parse_recent(std::string_view member) {
         member.remove_prefix(bar + 1);
     }
     if (parts.size() != 6) return std::nullopt;
-    auto at = number(parts[1]);
-    auto waited = number(parts[2]);
+    auto at = store::parse_int64(parts[1]);
+    auto waited = store::parse_int64(parts[2]);
     if (!at || !waited) return std::nullopt;
     recent_match m;
     m.matched_at_ms = *at;
@@ -134,7 +128,7 @@ std::optional<snapshot> parse_snapshot(const store::reply& r) {
         if (!e.is_string()) continue;
         if (auto m = parse_recent(e.str())) s.recent.push_back(std::move(*m));
     }
-    if (r.at(3).is_string() && !r.at(3).str().empty()) s.stats_since_ms = number(r.at(3).str());
+    if (r.at(3).is_string() && !r.at(3).str().empty()) s.stats_since_ms = store::parse_int64(r.at(3).str());
     return s;
 }
 
@@ -184,7 +178,7 @@ claim_result parse_claim(const store::reply& r, const claim_order& order,
     m.seeker_tags = split(r.at(5).str());
     m.languages = split(r.at(6).str());
     m.risk_level = protocol::from_string<risk>(r.at(7).str()).value_or(risk::none);
-    m.enqueued_at_ms = number(r.at(8).str()).value_or(0);
+    m.enqueued_at_ms = store::parse_int64(r.at(8).str()).value_or(0);
     m.requeued_first = r.at(9).str() == "1";
     m.payload = r.at(10).str();
     m.relaxed = order.pick.relaxed;
@@ -218,9 +212,9 @@ std::optional<match_record> parse_record(const std::string& conversation_id,
         else if (k == "risk")
             m.risk_level = protocol::from_string<risk>(v).value_or(risk::none);
         else if (k == "at")
-            m.enqueued_at_ms = number(v).value_or(0);
+            m.enqueued_at_ms = store::parse_int64(v).value_or(0);
         else if (k == "matched_at")
-            m.matched_at_ms = number(v).value_or(0);
+            m.matched_at_ms = store::parse_int64(v).value_or(0);
         else if (k == "first")
             m.requeued_first = v == "1";
         else if (k == "payload")

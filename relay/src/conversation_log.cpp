@@ -30,12 +30,6 @@ const script_set& scripts() {
     return s;
 }
 
-std::optional<std::int64_t> to_int64(std::string_view s) {
-    std::int64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
-    return v;
-}
 
 std::string random_epoch() {
     std::random_device rd; // /dev/urandom: the epoch must differ from every earlier one
@@ -66,7 +60,7 @@ std::optional<std::int64_t> offset_of(const store::reply& item) {
     const std::string& id = item.at(0).str();
     const auto dash = id.find('-');
     if (dash == std::string::npos) return std::nullopt;
-    return to_int64(std::string_view(id).substr(0, dash));
+    return store::parse_int64(std::string_view(id).substr(0, dash));
 }
 
 // One XRANGE element → an entry; nullopt when unreadable.
@@ -89,12 +83,12 @@ std::optional<entry> entry_from(const store::reply& item) {
             e.from = *r;
             have_from = true;
         } else if (name == "seq") {
-            auto s = to_int64(value);
+            auto s = store::parse_int64(value);
             if (!s) return std::nullopt;
             e.seq = *s;
             have_seq = true;
         } else if (name == "sent_at") {
-            e.sent_at = to_int64(value).value_or(0);
+            e.sent_at = store::parse_int64(value).value_or(0);
         } else if (name.size() > 2 && (name[0] == 'n' || name[0] == 'c') && name[1] == ':') {
             auto r = protocol::from_string<role>(std::string_view(name).substr(2));
             if (!r) return std::nullopt;
@@ -140,9 +134,9 @@ std::optional<conversation_meta> meta_from(std::string conversation_id, const st
         } else if (name == "moderator") {
             m.parties.moderator = value;
         } else if (name == "created_at") {
-            m.created_at = to_int64(value).value_or(0);
+            m.created_at = store::parse_int64(value).value_or(0);
         } else if (name == "ended_at") {
-            m.ended_at = to_int64(value).value_or(0);
+            m.ended_at = store::parse_int64(value).value_or(0);
         } else if (name == "ended_by") {
             m.ended_by = protocol::from_string<protocol::ended_by>(value).value_or(
                 protocol::ended_by::system);
@@ -151,7 +145,7 @@ std::optional<conversation_meta> meta_from(std::string conversation_id, const st
         } else if (name == "epoch") {
             m.epoch = value;
         } else if (name == "last_offset") {
-            m.last_offset = to_int64(value).value_or(0);
+            m.last_offset = store::parse_int64(value).value_or(0);
         }
     }
     if (!have_state) return std::nullopt;
@@ -238,7 +232,7 @@ public:
                        else
                            return h(error::corrupt, {});
                        out.epoch = rep.at(2).str();
-                       auto last = to_int64(rep.at(3).str());
+                       auto last = store::parse_int64(rep.at(3).str());
                        if (!last) return h(error::corrupt, {});
                        out.last_offset = *last;
                        std::vector<std::int64_t> offsets;
@@ -368,7 +362,7 @@ void conversation_log::append(append_request r, handler<append_result> h) {
                           if (ec) return h(ec, {});
                           const std::string& status = status_of(rep);
                           if (status == "ok" || status == "dup") {
-                              auto offset = to_int64(rep.at(1).str());
+                              auto offset = store::parse_int64(rep.at(1).str());
                               if (!offset || *offset < 1) return h(error::corrupt, {});
                               append_result out;
                               out.offset = *offset;
@@ -417,7 +411,7 @@ void conversation_log::end(end_request r, handler<end_result> h) {
                           out.by = protocol::from_string<protocol::ended_by>(rep.at(1).str())
                                        .value_or(protocol::ended_by::system);
                           out.reason = rep.at(2).str();
-                          out.ended_at = to_int64(rep.at(3).str()).value_or(0);
+                          out.ended_at = store::parse_int64(rep.at(3).str()).value_or(0);
                           out.parties = parties_from(rep, 4);
                           h({}, std::move(out));
                       });
@@ -532,7 +526,7 @@ void conversation_log::list_for(member who,
                             const std::string& state = r.at(0).str();
                             if (p.has(who) && (state == "active" || state == "ended")) {
                                 st->found[i] = protocol::conversation_summary{
-                                    id, state, to_int64(r.at(4).str()).value_or(0)};
+                                    id, state, store::parse_int64(r.at(4).str()).value_or(0)};
                             }
                         }
                         if (--st->left == 0) finish();

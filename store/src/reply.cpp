@@ -47,11 +47,15 @@ const reply& reply::at(std::size_t i) const noexcept {
 
 std::optional<long long> reply::to_integer() const noexcept {
     if (kind_ == kind::integer) return integer_;
-    if (kind_ != kind::string || text_.empty()) return std::nullopt;
-    long long value = 0;
-    const char* end = text_.data() + text_.size();
-    auto [ptr, ec] = std::from_chars(text_.data(), end, value);
-    if (ec != std::errc{} || ptr != end) return std::nullopt;
+    if (kind_ != kind::string) return std::nullopt;
+    return parse_int64(text_);
+}
+
+std::optional<std::int64_t> parse_int64(std::string_view text) noexcept {
+    std::int64_t value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc{} || ptr != end) return std::nullopt;
     return value;
 }
 

@@ -68,4 +68,8 @@ private:
 
 const char* to_string(reply::kind k) noexcept;
 
+// A decimal integer that is the whole of `text`, or nullopt. Redis hands numbers back as
+// strings inside hashes and script arrays; every reader parses them the same way.
+std::optional<std::int64_t> parse_int64(std::string_view text) noexcept;
+
 } // namespace kindred::store
