@@ -3,6 +3,7 @@
 // Threading: store handlers run on the io thread; the test thread only waits on futures.
 #pragma once
 
+#include <kindred/testsupport/io_thread.hpp>
 #include <kindred/accounts/account_store.hpp>
 #include <kindred/store/client.hpp>
 #include <kindred/store/subscriber.hpp>
@@ -27,23 +28,7 @@ namespace kindred::accounts::test {
 
 using namespace std::chrono_literals;
 
-// Declare first in a test, so that it is destroyed last (after the clients it runs).
-class io_thread {
-public:
-    io_thread()
-        : guard_(boost::asio::make_work_guard(io))
-        , thread_([this] { io.run(); }) {}
-    ~io_thread() {
-        guard_.reset();
-        io.stop();
-        thread_.join();
-    }
-    boost::asio::io_context io;
-
-private:
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-    std::thread thread_;
-};
+using kindred::testsupport::io_thread;
 
 inline store::client_options fast_client(const std::string& address) {
     store::client_options o;

@@ -4,6 +4,7 @@
 // Threading: store handlers run on the instance's io thread; the test thread only waits.
 #pragma once
 
+#include <kindred/testsupport/io_thread.hpp>
 #include <kindred/matching/matching_store.hpp>
 #include <kindred/store/client.hpp>
 #include <kindred/testsupport/process.hpp>
@@ -26,35 +27,7 @@ namespace kindred::matching::test {
 
 using namespace std::chrono_literals;
 
-// Runs an io_context on its own thread until destroyed; the destructor checks that stopped
-// clients leave no work behind.
-class io_thread {
-public:
-    io_thread()
-        : guard_(boost::asio::make_work_guard(io))
-        , thread_([this] {
-            io.run();
-            done_.set_value();
-        }) {}
-    ~io_thread() {
-        guard_.reset();
-        if (done_future_.wait_for(10s) != std::future_status::ready) {
-            ADD_FAILURE() << "io_context still has work 10 s after the test";
-            io.stop();
-        }
-        thread_.join();
-    }
-    io_thread(const io_thread&) = delete;
-    io_thread& operator=(const io_thread&) = delete;
-
-    boost::asio::io_context io;
-
-private:
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-    std::promise<void> done_;
-    std::future<void> done_future_ = done_.get_future();
-    std::thread thread_;
-};
+using kindred::testsupport::io_thread;
 
 template <class T>
 class shared_list {

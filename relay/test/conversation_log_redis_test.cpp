@@ -2,6 +2,7 @@
 // (label: redis): offsets, idempotent retries, seq conflicts, copies, membership, end and
 // purge, reads in batches and every way `recovered` turns false, concurrent appends from two
 // connections, each party's list, and that only ciphertext reaches Redis.
+#include <kindred/testsupport/io_thread.hpp>
 #include <kindred/relay/conversation_log.hpp>
 #include <kindred/store/client.hpp>
 #include <kindred/testsupport/redis_process.hpp>
@@ -34,23 +35,7 @@ namespace {
 
 constexpr std::int64_t t0 = 1773576000000; // the callers' clock (only stored and compared)
 
-// Declare before the clients it runs, so it is destroyed after them.
-class io_thread {
-public:
-    io_thread()
-        : guard_(boost::asio::make_work_guard(io))
-        , thread_([this] { io.run(); }) {}
-    ~io_thread() {
-        guard_.reset();
-        io.stop();
-        thread_.join();
-    }
-    boost::asio::io_context io;
-
-private:
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-    std::thread thread_;
-};
+using kindred::testsupport::io_thread;
 
 ks::client_options fast_client(const std::string& address) {
     ks::client_options o;

@@ -3,6 +3,7 @@
 // Threading: io_thread runs every store handler on its thread; the test thread only waits.
 #pragma once
 
+#include <kindred/testsupport/io_thread.hpp>
 #include <kindred/store/client.hpp>
 #include <kindred/store/subscriber.hpp>
 
@@ -23,34 +24,7 @@ namespace kindred::store::test {
 
 using namespace std::chrono_literals;
 
-// Declare before the clients, so that they are destroyed (stopped) first, and after whatever
-// the handlers capture, so that it outlives the handlers that still run after stop(). The
-// destructor checks that stopped clients leave no work behind: run() must return by itself.
-class io_thread {
-public:
-    io_thread()
-        : guard_(boost::asio::make_work_guard(io))
-        , thread_([this] {
-            io.run();
-            done_.set_value();
-        }) {}
-    ~io_thread() {
-        guard_.reset();
-        if (done_future_.wait_for(10s) != std::future_status::ready) {
-            ADD_FAILURE() << "io_context still has work 10 s after the test: a handler leaked";
-            io.stop();
-        }
-        thread_.join();
-    }
-
-    boost::asio::io_context io;
-
-private:
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-    std::promise<void> done_;
-    std::future<void> done_future_ = done_.get_future();
-    std::thread thread_;
-};
+using kindred::testsupport::io_thread;
 
 struct result {
     boost::system::error_code ec;
