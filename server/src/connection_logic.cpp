@@ -247,13 +247,14 @@ logic_output connection_logic::to_service(const std::optional<std::string>& id,
     return out;
 }
 
-logic_output connection_logic::on_service_result(service_answer answer) {
+logic_output connection_logic::on_service_result(service_answer answer, bool partial) {
     logic_output out;
     if (phase_ != phase::request_pending || !service_pending_) return out; // closed meanwhile
     out.in_type = "service";
+    out.frames = std::move(answer.frames);
+    if (partial && !answer.close) return out; // the request is still being answered
     service_pending_ = false;
     phase_ = phase::authenticated;
-    out.frames = std::move(answer.frames);
     if (answer.close) {
         phase_ = phase::closing;
         out.close = answer.close;

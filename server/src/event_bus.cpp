@@ -1,5 +1,6 @@
 // event_bus.cpp — see event_bus.hpp.
 #include <kindred/server/connection_registry.hpp>
+#include <kindred/server/delivery_tracker.hpp>
 #include <kindred/server/event_bus.hpp>
 #include <kindred/server/session_store.hpp>
 #include <kindred/store/client.hpp>
@@ -73,6 +74,13 @@ void event_bus::notify(std::string session, std::string kind, json::object body,
     route(std::move(session), std::move(o), std::move(done));
 }
 
+bool event_bus::push_local(const std::string& session, std::string text, std::string_view type) {
+    auto holders = connections_.find_session(session);
+    for (auto& h : holders)
+        h->deliver(session, text, std::string(type));
+    return !holders.empty();
+}
+
 bool event_bus::dispatch_local(const std::string& session, const json::object& message) {
     const auto* type = string_field(message, "type");
     if (!type) return false;
@@ -80,10 +88,14 @@ bool event_bus::dispatch_local(const std::string& session, const json::object& m
         const auto* event_type = string_field(message, "event_type");
         const auto* event = string_field(message, "event");
         if (!event_type || !event) return false;
-        auto holders = connections_.find_session(session);
-        for (auto& h : holders)
-            h->deliver(session, std::string(*event), std::string(*event_type));
-        return !holders.empty();
+        if (tracker_ && *event_type == "message") {
+            if (connections_.find_session(session).empty()) return false;
+            if (auto ref = delivery_tracker::message_ref(*event)) {
+                tracker_->on_live(session, ref->first, ref->second, std::string(*event));
+                return true;
+            }
+        }
+        return push_local(session, std::string(*event), *event_type);
     }
     if (*type == "notice") {
         const auto* kind = string_field(message, "kind");

@@ -8,6 +8,7 @@
 #include <kindred/server/auth_service.hpp>
 #include <kindred/server/config.hpp>
 #include <kindred/server/connection_registry.hpp>
+#include <kindred/server/delivery_tracker.hpp>
 #include <kindred/server/event_bus.hpp>
 #include <kindred/server/http_routes.hpp>
 #include <kindred/server/instance_registry.hpp>
@@ -271,11 +272,27 @@ int run(ks::config cfg) {
     msopts.conversations = &conversations;
     ks::matching_service matching_service(matching, accounts, redis, events, connections, msopts);
     matcher = &matching_service;
+    // Bus recovery: live messages for local sessions go through the tracker, which reads
+    // any gap (a lost publish) from the stored log; set before the bus starts.
+    ks::relay_service* relay_ptr = nullptr;
+    ks::delivery_tracker_deps tdeps;
+    tdeps.read = [&relay_ptr](const std::string& session, const std::string& conversation,
+                              std::int64_t after, ks::delivery_tracker_deps::read_done done) {
+        if (!relay_ptr) return done(false, {});
+        relay_ptr->read_for(session, conversation, after, std::move(done));
+    };
+    tdeps.push = [&events](const std::string& session, std::string event) {
+        events.push_local(session, std::move(event), "message");
+    };
+    ks::delivery_tracker tracker(std::move(tdeps));
+    events.set_tracker(&tracker);
     ks::relay_service_options rsopts;
     rsopts.on_sweep = [&matching_service](const kindred::matching::sweep_report& r) {
         matching_service.on_sweep(r);
     };
+    rsopts.tracker = &tracker;
     ks::relay_service relay_service(conversations, matching, redis, events, std::move(rsopts));
+    relay_ptr = &relay_service;
     ks::service_hub services;
     services.add(matching_service);
     services.add(relay_service);
@@ -315,6 +332,13 @@ int run(ks::config cfg) {
         io, accounts, connections, stats,
         ks::staff_monitor_options{std::chrono::milliseconds(cfg.timing.token_recheck_ms), {}});
     monitor.start(bus);
+    // One hook for both owners (it replaces staff_monitor's): recheck staff tokens, and
+    // re-read the tail of every conversation a local session follows.
+    bus.on_resubscribed([&monitor, &tracker] {
+        spdlog::info("event=bus_resubscribed");
+        monitor.after_resubscribe();
+        tracker.recover_all();
+    });
 
     ks::listener listener(io, ctx);
     if (auto ec = listener.open(cfg.listen_host, cfg.listen_port)) {
@@ -338,8 +362,12 @@ int run(ks::config cfg) {
     net::steady_timer relax_timer(match_strand);
     std::function<void()> relax_tick;
     int ticks = 0;
-    const int presence_every = static_cast<int>(std::max<std::int64_t>(
-        1, std::chrono::duration_cast<std::chrono::seconds>(mopts.presence_ttl).count() / 3));
+    // Every third of the shorter TTL: a waiting seeker's request lives only seeker_grace_s.
+    const int presence_every = static_cast<int>(
+        std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::min(mopts.presence_ttl, mopts.request_ttl))
+                                          .count() /
+                                      3));
     relax_tick = [&] {
         relax_timer.expires_after(std::chrono::seconds(1));
         relax_timer.async_wait([&](boost::system::error_code ec) {

@@ -4,9 +4,11 @@
 #include <kindred/protocol/codec.hpp>
 #include <kindred/relay/conversation_log.hpp>
 #include <kindred/relay/error.hpp>
+#include <kindred/server/delivery_tracker.hpp>
 #include <kindred/server/event_bus.hpp>
 #include <kindred/server/matching_service.hpp>
 #include <kindred/server/relay_service.hpp>
+#include <kindred/server/session_store.hpp>
 #include <kindred/store/client.hpp>
 
 #include <spdlog/spdlog.h>
@@ -98,6 +100,39 @@ void relay_service::deliver_to(const relay::member& m, std::string type, std::st
                    });
 }
 
+void relay_service::connection_closed(const std::string& session_id) {
+    if (options_.tracker) options_.tracker->forget(session_id);
+}
+
+void relay_service::read_for(const std::string& session, const std::string& conversation,
+                             std::int64_t after,
+                             std::function<void(bool ok, std::vector<tracked_message>)> done) {
+    log_.meta(conversation, [this, session, conversation, after, done = std::move(done)](
+                                boost::system::error_code ec, relay::conversation_meta meta) {
+        if (ec) return done(false, {});
+        // Seekers are parties by session id; anyone else here is the peer (moderators: #8).
+        const auto role =
+            meta.parties.seeker == session ? protocol::role::seeker : protocol::role::peer;
+        relay::read_request q;
+        q.conversation_id = conversation;
+        q.after = after;
+        log_.read_all(std::move(q), [conversation, role, done = std::move(done)](
+                                        boost::system::error_code rec, relay::read_result res) {
+            if (rec) return done(false, {});
+            std::vector<tracked_message> out;
+            out.reserve(res.entries.size());
+            for (const auto& e : res.entries) {
+                tracked_message m;
+                m.offset = e.offset;
+                if (auto ev = relay::to_event(conversation, e, role))
+                    m.event = protocol::encode_event(protocol::server_event{*ev});
+                out.push_back(std::move(m));
+            }
+            done(true, std::move(out));
+        });
+    });
+}
+
 void relay_service::send(service_request r, answer_handler h) {
     auto& m = std::get<protocol::send>(r.message);
     relay::append_request a;
@@ -107,19 +142,22 @@ void relay_service::send(service_request r, answer_handler h) {
     a.copies = std::move(m.copies);
     a.sent_at = now_ms();
     auto stored = a; // for the live events, without reading the entry back
-    log_.append(std::move(a), [this, id = r.id, stored = std::move(stored), h = std::move(h)](
-                                  boost::system::error_code ec, relay::append_result res) {
-        if (ec) return h(relay_error(id, ec));
-        service_answer answer;
-        answer.frames.push_back(
-            make_ok_frame(id, protocol::ok_fields(protocol::send_ok{res.offset})));
-        h(std::move(answer));
-        if (res.duplicate) return; // stored and delivered before
-        const auto e = relay::entry_of(stored, res.offset);
-        for (const auto& to : res.recipients)
-            if (auto ev = relay::to_event(stored.conversation_id, e, to.role))
-                deliver_to(to, "message", protocol::encode_event(protocol::server_event{*ev}));
-    });
+    log_.append(
+        std::move(a), [this, id = r.id, session = r.session_id, stored = std::move(stored),
+                       h = std::move(h)](boost::system::error_code ec, relay::append_result res) {
+            if (ec) return h(relay_error(id, ec));
+            service_answer answer;
+            answer.frames.push_back(
+                make_ok_frame(id, protocol::ok_fields(protocol::send_ok{res.offset})));
+            h(std::move(answer));
+            if (options_.tracker && !res.duplicate)
+                options_.tracker->on_own(session, stored.conversation_id, res.offset);
+            if (res.duplicate) return; // stored and delivered before
+            const auto e = relay::entry_of(stored, res.offset);
+            for (const auto& to : res.recipients)
+                if (auto ev = relay::to_event(stored.conversation_id, e, to.role))
+                    deliver_to(to, "message", protocol::encode_event(protocol::server_event{*ev}));
+        });
 }
 
 void relay_service::forward(service_request r, answer_handler h) {
@@ -152,27 +190,59 @@ void relay_service::forward(service_request r, answer_handler h) {
         });
 }
 
+// One sync in progress: the next batch to read and the verdict so far.
+struct relay_service::sync_state {
+    std::optional<std::string> id;
+    protocol::role reader;
+    relay::read_request next;
+    bool first = true;
+    std::string epoch;
+    bool recovered = true;
+};
+
 void relay_service::sync(service_request r, answer_handler h) {
     const auto& m = std::get<protocol::sync>(r.message);
-    relay::read_request q;
-    q.conversation_id = m.conversation_id;
-    q.reader = *member_of(r);
-    q.after = m.after;
-    const auto reader = q.reader->role;
-    log_.read_all(
-        std::move(q), [id = r.id, conversation = m.conversation_id, reader,
-                       h = std::move(h)](boost::system::error_code ec, relay::read_result res) {
-            if (ec) return h(relay_error(id, ec));
-            service_answer a;
-            // The reader's own messages hold no copy for it and are skipped: it knows their
-            // offsets from its `ok`s (protocol/README.md §7).
-            for (const auto& e : res.entries)
-                if (auto ev = relay::to_event(conversation, e, reader))
-                    a.frames.push_back(make_event_frame(protocol::server_event{*ev}));
+    auto st = std::make_shared<sync_state>();
+    st->id = r.id;
+    st->next.conversation_id = m.conversation_id;
+    st->next.reader = *member_of(r);
+    st->next.after = m.after;
+    st->next.max_count = sync_batch_entries;
+    st->reader = st->next.reader->role;
+    sync_batch(std::move(st), std::move(h));
+}
+
+// Reads one batch and answers it; while more remain, the answer carries `more`, which the
+// connection calls once it has written most of this batch (bounded memory and queue,
+// whatever the length of the history). The last part ends with ok {offset, recovered}.
+void relay_service::sync_batch(std::shared_ptr<sync_state> st, answer_handler h) {
+    auto q = st->next;
+    log_.read(std::move(q), [this, st, h = std::move(h)](boost::system::error_code ec,
+                                                         relay::read_result res) {
+        if (ec) return h(relay_error(st->id, ec));
+        if (st->first) {
+            st->first = false;
+            st->epoch = res.epoch;
+            st->recovered = res.recovered;
+        } else {
+            // The conversation was lost and re-created between two batches.
+            st->recovered = st->recovered && res.recovered && res.epoch == st->epoch;
+        }
+        service_answer a;
+        // The reader's own messages hold no copy for it and are skipped: it knows their
+        // offsets from its `ok`s (protocol/README.md §7).
+        for (const auto& e : res.entries)
+            if (auto ev = relay::to_event(st->next.conversation_id, e, st->reader))
+                a.frames.push_back(make_event_frame(protocol::server_event{*ev}));
+        if (res.more && !res.entries.empty()) {
+            st->next.after = res.entries.back().offset;
+            a.more = [this, st](answer_handler next) { sync_batch(st, std::move(next)); };
+        } else {
             a.frames.push_back(make_ok_frame(
-                id, protocol::ok_fields(protocol::sync_ok{res.last_offset, res.recovered})));
-            h(std::move(a));
-        });
+                st->id, protocol::ok_fields(protocol::sync_ok{res.last_offset, st->recovered})));
+        }
+        h(std::move(a));
+    });
 }
 
 void relay_service::end(service_request r, answer_handler h, bool transfer) {
@@ -233,26 +303,38 @@ void relay_service::grace_tick() {
                                    [](boost::system::error_code, store::reply) {});
                     return;
                 }
+                // The seeker's session expired (its grace passed without a resume): the
+                // conversation cannot continue; the peer is told and its slot released.
+                redis_.command(
+                    {"EXISTS", session_store::session_key(meta.parties.seeker)},
+                    [this, conversation](boost::system::error_code sec, store::reply sr) {
+                        if (sec || !sr.is_integer() || sr.integer() != 0) return;
+                        end_by_system(conversation, "seeker_unavailable", false);
+                    });
                 matching_.peer(
                     meta.parties.peer,
                     [this, conversation](boost::system::error_code pec, matching::peer_state peer) {
                         if (pec || peer.present) return; // Redis trouble: decide next time
-                        relay::end_request e;
-                        e.conversation_id = conversation;
-                        e.by = protocol::ended_by::system;
-                        e.reason = "peer_unavailable";
-                        e.now = now_ms();
-                        log_.end(std::move(e), [this, conversation](boost::system::error_code eec,
-                                                                    relay::end_result res) {
-                            if (eec || res.already_ended) return; // another instance did it
-                            spdlog::info("event=peer_unavailable conversation={}…",
-                                         conversation.substr(0, 6));
-                            announce_end(conversation, res);
-                            after_end(conversation, true, false);
-                        });
+                        end_by_system(conversation, "peer_unavailable", true);
                     });
             });
         }
+    });
+}
+
+void relay_service::end_by_system(const std::string& conversation, std::string reason,
+                                  bool requeue) {
+    relay::end_request e;
+    e.conversation_id = conversation;
+    e.by = protocol::ended_by::system;
+    e.reason = reason;
+    e.now = now_ms();
+    log_.end(std::move(e), [this, conversation, reason, requeue](boost::system::error_code eec,
+                                                                 relay::end_result res) {
+        if (eec || res.already_ended) return; // another instance (or the other check) did it
+        spdlog::info("event={} conversation={}…", reason, conversation.substr(0, 6));
+        announce_end(conversation, res);
+        after_end(conversation, requeue, false);
     });
 }
 

@@ -129,6 +129,13 @@ void staff_monitor::start(store::subscriber& bus) {
     net::post(impl_->strand_, [self = impl_] { self->schedule(); });
 }
 
+void staff_monitor::after_resubscribe() {
+    net::post(impl_->strand_, [self = impl_] {
+        spdlog::info("event=staff_recheck_after_resubscribe");
+        self->recheck();
+    });
+}
+
 void staff_monitor::stop() {
     net::post(impl_->strand_, [self = impl_] {
         self->stopped_ = true;

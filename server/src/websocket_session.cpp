@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -242,8 +243,62 @@ private:
 
     void on_service(service_answer a) {
         if (closing_ || finished_) return;
-        apply(logic_.on_service_result(std::move(a)));
-        if (!closing_) do_read();
+        std::function<void(std::function<void(service_answer)>)> more;
+        more.swap(a.more);
+        const bool partial = static_cast<bool>(more);
+        auto out = logic_.on_service_result(std::move(a), partial);
+        if (!partial && !pacing_) {
+            apply(std::move(out));
+            if (!closing_) do_read();
+            return;
+        }
+        // A paced answer: its frames join the queue as it drains (pump), so an answer of
+        // any length fits the outbound budget, in order, behind the parts before it.
+        if (out.close) {
+            for (auto& f : paced_)
+                enqueue(std::move(f));
+            paced_.clear();
+            pacing_ = false;
+            apply(std::move(out));
+            return;
+        }
+        pacing_ = true;
+        for (auto& f : out.frames)
+            paced_.push_back(std::move(f));
+        more_ = std::move(more);
+        pump();
+    }
+
+    // Moves paced frames into the outbound queue while it is below the low-water mark, asks
+    // for the next part once they are all queued, and reads again after the last part.
+    void pump() {
+        if (!pacing_ || closing_ || finished_ || fetching_more_) return;
+        const std::size_t low_water = ctx_.cfg.limits.outbound_queue_bytes / 2;
+        while (!paced_.empty() &&
+               (queued_bytes_ == 0 || queued_bytes_ + paced_.front().text.size() <= low_water)) {
+            auto f = std::move(paced_.front());
+            paced_.pop_front();
+            enqueue(std::move(f));
+            if (closing_ || finished_) return;
+        }
+        if (!paced_.empty()) return; // on_write calls again
+        if (more_) {
+            if (queued_bytes_ > low_water) return;
+            auto more = std::move(more_);
+            more_ = nullptr;
+            fetching_more_ = true;
+            more([self = shared_from_this()](service_answer a) {
+                net::post(self->ws_.get_executor(), [self, a = std::move(a)]() mutable {
+                    self->guarded([&] {
+                        self->fetching_more_ = false;
+                        self->on_service(std::move(a));
+                    });
+                });
+            });
+            return;
+        }
+        pacing_ = false;
+        do_read();
     }
 
     void start_account(const account_request& request) {
@@ -382,6 +437,7 @@ private:
                 do_write();
             else if (closing_)
                 do_close();
+            pump();
         });
     }
 
@@ -450,6 +506,8 @@ private:
         }
         queue_.clear();
         queued_bytes_ = 0;
+        paced_.clear();
+        more_ = nullptr;
     }
 
     websocket::stream<beast::tcp_stream> ws_;
@@ -460,6 +518,12 @@ private:
     beast::flat_buffer buffer_;
     std::deque<std::string> queue_;
     std::size_t queued_bytes_ = 0;
+    // A paced service answer (see service_answer::more): frames not yet queued, the call for
+    // the next part, whether that part is being fetched.
+    std::deque<outbound_frame> paced_;
+    std::function<void(std::function<void(service_answer)>)> more_;
+    bool pacing_ = false;
+    bool fetching_more_ = false;
     bool writing_ = false;
     bool accepted_ = false;
     bool closing_ = false;       // no more reads or frames; close once the queue drains

@@ -527,6 +527,22 @@ TEST_F(ServedLogicTest, ServedTypeBecomesAServiceRequestAndPausesReads) {
     EXPECT_TRUE(served_.on_service_result({}).frames.empty());
 }
 
+TEST_F(ServedLogicTest, PartialAnswerKeepsTheRequestPendingUntilTheLastPart) {
+    authenticate_served();
+    ASSERT_TRUE(served_.on_text(R"({"type":"cancel_match","id":"c1"})", now_).service);
+    ks::service_answer part;
+    part.frames.push_back(ks::make_ok_frame(std::string("x")));
+    auto first = served_.on_service_result(std::move(part), true);
+    EXPECT_EQ(first.frames.size(), 1u);
+    EXPECT_EQ(served_.current(), phase::request_pending);
+    ks::service_answer rest;
+    rest.frames.push_back(ks::make_ok_frame(std::string("c1")));
+    auto done = served_.on_service_result(std::move(rest));
+    ASSERT_EQ(done.frames.size(), 1u);
+    EXPECT_EQ(frame(done, 0).at("re"), "c1");
+    EXPECT_EQ(served_.current(), phase::authenticated);
+}
+
 TEST_F(ServedLogicTest, UnservedTypeIsStillUnavailable) {
     authenticate_served();
     auto out = served_.on_text(R"({"type":"sync","id":"s","conversation_id":"c","after":0})", now_);

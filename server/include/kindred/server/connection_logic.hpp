@@ -98,6 +98,11 @@ struct service_answer {
     std::vector<outbound_frame> frames;
     std::optional<std::uint16_t> close;
     std::string close_reason;
+    // A paced answer (a long sync): more frames follow. The connection calls it once its
+    // outbound queue has drained below its low-water mark, with the handler for the next part
+    // (which may again have `more`); nothing else is read from the client meanwhile, so the
+    // answers keep their order. Called at most once; dropped when the connection closes.
+    std::function<void(std::function<void(service_answer)>)> more;
 };
 
 // Frame builders shared by connection_logic and the services.
@@ -164,7 +169,8 @@ public:
     // The answer to the account_request of the last on_text.
     logic_output on_account_result(const account_result& result);
     // The answer to the service_request of the last on_text (or on_account_result).
-    logic_output on_service_result(service_answer answer);
+    // partial: more parts of the same answer follow (service_answer::more): still pending.
+    logic_output on_service_result(service_answer answer, bool partial = false);
     // Another connection resumed this session: close 4001.
     logic_output on_taken_over();
     // The staff token of this connection died (logout, disable, delete, expiry): close 4003.

@@ -26,6 +26,7 @@ class client;
 namespace kindred::server {
 
 class connection_registry;
+class delivery_tracker;
 
 class event_bus {
 public:
@@ -39,6 +40,12 @@ public:
 
     // Before any message arrives (not synchronised against handle()).
     void on_notice(std::string kind, notice_handler h);
+    // Before any message arrives: live `message` events for local sessions then go through
+    // the tracker (duplicates dropped, gaps read from the log). None: pushed as they come.
+    void set_tracker(delivery_tracker* tracker) { tracker_ = tracker; }
+    // Pushes an encoded event to this instance's connections holding `session` (no tracker);
+    // false when none holds it.
+    bool push_local(const std::string& session, std::string text, std::string_view type);
 
     // Push an encoded event to the client holding `session`, wherever it is connected.
     void deliver(std::string session, std::string type, std::string text,
@@ -69,6 +76,7 @@ private:
     connection_registry& connections_;
     std::string instance_id_;
     std::map<std::string, notice_handler, std::less<>> notices_;
+    delivery_tracker* tracker_ = nullptr;
 };
 
 } // namespace kindred::server

@@ -13,7 +13,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace kindred::relay {
 class conversation_log;
@@ -31,12 +33,17 @@ class client;
 namespace kindred::server {
 
 class event_bus;
+class delivery_tracker;
+struct tracked_message;
 
 struct relay_service_options {
     // Unix ms. Default: the system clock.
     std::function<std::int64_t()> clock;
     // After a pass started by an end or transfer (queued updates).
     std::function<void(const matching::sweep_report&)> on_sweep;
+    // Told of each message a local session stores itself, and forgets closed sessions
+    // (bus recovery, delivery_tracker.hpp). Optional; must outlive the service.
+    delivery_tracker* tracker = nullptr;
 };
 
 class relay_service final : public service_router {
@@ -51,10 +58,19 @@ public:
     // peer:{id}:session pointer). Moderators are not reached yet (issue #8).
     void deliver_to(const relay::member& m, std::string type, std::string text);
 
-    // The peer grace period (run about every second on every instance): each active
+    // delivery_tracker's `read`: every stored message of `conversation` after `after` as
+    // `session` sees it (its role from the conversation's parties), ascending.
+    void read_for(const std::string& session, const std::string& conversation, std::int64_t after,
+                  std::function<void(bool ok, std::vector<tracked_message>)> done);
+
+    void connection_closed(const std::string& session_id) override;
+
+    // The grace periods (run about every second on every instance): each active
     // conversation whose peer's matching presence has lapsed (no instance renewed it for
     // peer_grace_s: disconnected, or its instance died) ends with reason `peer_unavailable`
-    // and the seeker is re-queued first. Idempotent across instances (the first end wins).
+    // and the seeker is re-queued first; one whose seeker's session expired (seeker_grace_s
+    // without a resume) ends with reason `seeker_unavailable` and the peer's slot is
+    // released. Idempotent across instances (the first end wins).
     void grace_tick();
 
     // The active conversations (zset: conversation id, score = match time), shared by all
@@ -64,11 +80,19 @@ public:
 private:
     void send(service_request r, answer_handler h);
     void forward(service_request r, answer_handler h); // receipt, typing
+    struct sync_state;
     void sync(service_request r, answer_handler h);
+    void sync_batch(std::shared_ptr<sync_state> st, answer_handler h);
     void end(service_request r, answer_handler h, bool transfer);
     void after_end(const std::string& conversation_id, bool requeue, bool avoid_peer);
+    // Ends an active conversation for the system (grace periods); the first end wins.
+    void end_by_system(const std::string& conversation, std::string reason, bool requeue);
     void announce_end(const std::string& conversation_id, const relay::end_result& res);
     std::int64_t now_ms() const;
+
+    // Entries per sync batch: with the connection's low-water mark this bounds what a sync
+    // holds in memory and in the outbound queue.
+    static constexpr std::size_t sync_batch_entries = 64;
 
     relay::conversation_log& log_;
     matching::matching_store& matching_;

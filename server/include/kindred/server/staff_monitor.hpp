@@ -44,8 +44,12 @@ public:
     staff_monitor(const staff_monitor&) = delete;
     staff_monitor& operator=(const staff_monitor&) = delete;
 
-    // Subscribes ctl:revoked on `bus` (and takes its on_resubscribed hook), starts the timer.
+    // Subscribes ctl:revoked on `bus` (and takes its on_resubscribed hook; main.cpp replaces
+    // it with one that also calls after_resubscribe()), starts the timer.
     void start(store::subscriber& bus);
+    // What start()'s on_resubscribed hook does (tokens revoked meanwhile: check everything),
+    // for an owner that combines several hooks. Any thread.
+    void after_resubscribe();
     void stop();
 
     struct impl;

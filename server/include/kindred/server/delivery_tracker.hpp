@@ -1,0 +1,83 @@
+// delivery_tracker.hpp — bus recovery for live `message` events (architecture.md "Pub/sub is
+// at-most-once; the stored log is the truth"). Per local session and conversation it keeps
+// the last offset delivered. A live message with offset <= last is a duplicate (dropped); one
+// with offset last+1 is pushed; anything further means a lost publish (or the receiver's own
+// messages in between): the gap is read from the stored log first and pushed in order, each
+// message once. After the bus subscriber reconnects, recover_all() re-reads the tail of every
+// tracked conversation the same way.
+// Threading: every member is thread-safe (one mutex); `push` is called under it, so pushes to
+// one session keep their order (it must only post, e.g. connection_handle::deliver); `read`
+// is called outside it and its handler may run on any thread.
+// Lifetime: the owner keeps it alive while reads are pending (main: until the io_context
+// stops). Asio-free.
+#pragma once
+
+#include <kindred/protocol/messages.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kindred::server {
+
+// One stored message as a reader sees it.
+struct tracked_message {
+    std::int64_t offset = 0;
+    std::string event; // the encoded `message` event; empty: the reader's own (not pushed)
+};
+
+struct delivery_tracker_deps {
+    // What `session` should see of the conversation after `after`, ascending (every stored
+    // entry, its own ones with an empty event). ok=false: Redis trouble, try again later.
+    using read_done = std::function<void(bool ok, std::vector<tracked_message> messages)>;
+    std::function<void(const std::string& session, const std::string& conversation,
+                       std::int64_t after, read_done done)>
+        read;
+    // Pushes an encoded event to the local connection(s) holding `session`.
+    std::function<void(const std::string& session, std::string event)> push;
+};
+
+class delivery_tracker {
+public:
+    explicit delivery_tracker(delivery_tracker_deps deps);
+
+    // A live `message` event for `session`, held here. Pushes it, drops it, or reads the gap.
+    void on_live(const std::string& session, const std::string& conversation, std::int64_t offset,
+                 std::string event);
+    // `session` stored `offset` itself (its own message is never pushed to it).
+    void on_own(const std::string& session, const std::string& conversation, std::int64_t offset);
+    // The bus subscriber reconnected: re-read every tracked conversation after its last.
+    void recover_all();
+    // The session's connection here ended: stop tracking it.
+    void forget(const std::string& session);
+
+    // Last offset delivered (or own), for tests.
+    std::optional<std::int64_t> last(const std::string& session,
+                                     const std::string& conversation) const;
+
+    // Parses the conversation id and offset of an encoded `message` event; nullopt otherwise.
+    static std::optional<std::pair<std::string, std::int64_t>> message_ref(std::string_view event);
+
+private:
+    struct state {
+        std::int64_t last = 0;
+        bool reading = false; // a gap read is in flight
+        bool again = false;   // something arrived meanwhile: read once more afterwards
+    };
+    using key = std::pair<std::string, std::string>; // session, conversation
+
+    void start_read(const key& k, std::int64_t after); // mutex not held
+    void on_read(const key& k, bool ok, std::vector<tracked_message> messages);
+
+    delivery_tracker_deps deps_;
+    mutable std::mutex mutex_;
+    std::map<key, state> states_;
+};
+
+} // namespace kindred::server

@@ -1,0 +1,134 @@
+// delivery_tracker.cpp — see delivery_tracker.hpp.
+#include <kindred/server/delivery_tracker.hpp>
+
+#include <boost/json/parse.hpp>
+
+namespace kindred::server {
+
+namespace json = boost::json;
+
+delivery_tracker::delivery_tracker(delivery_tracker_deps deps)
+    : deps_(std::move(deps)) {}
+
+std::optional<std::pair<std::string, std::int64_t>>
+delivery_tracker::message_ref(std::string_view event) {
+    json::error_code ec;
+    auto v = json::parse(event, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    const auto& o = v.get_object();
+    auto type = o.find("type");
+    auto conversation = o.find("conversation_id");
+    auto offset = o.find("offset");
+    if (type == o.end() || !type->value().is_string() || type->value().get_string() != "message")
+        return std::nullopt;
+    if (conversation == o.end() || !conversation->value().is_string()) return std::nullopt;
+    if (offset == o.end() || !offset->value().is_int64() || offset->value().get_int64() < 1)
+        return std::nullopt;
+    return std::pair{std::string(conversation->value().get_string()), offset->value().get_int64()};
+}
+
+void delivery_tracker::on_live(const std::string& session, const std::string& conversation,
+                               std::int64_t offset, std::string event) {
+    key k{session, conversation};
+    std::int64_t after = 0;
+    {
+        std::lock_guard lock(mutex_);
+        auto [it, fresh] = states_.try_emplace(k);
+        auto& s = it->second;
+        if (fresh) {
+            // The first live message here: what came before is the client's sync's job.
+            s.last = offset;
+            deps_.push(session, std::move(event));
+            return;
+        }
+        if (offset <= s.last) return; // delivered before (or read from the log)
+        if (s.reading) {
+            s.again = true; // the running read may end before this offset
+            return;
+        }
+        if (offset == s.last + 1) {
+            s.last = offset;
+            deps_.push(session, std::move(event));
+            return;
+        }
+        s.reading = true;
+        after = s.last;
+    }
+    start_read(k, after);
+}
+
+void delivery_tracker::on_own(const std::string& session, const std::string& conversation,
+                              std::int64_t offset) {
+    std::lock_guard lock(mutex_);
+    auto it = states_.find(key{session, conversation});
+    // Untracked: a live message below this offset may still be on its way, so the first live
+    // message starts tracking, not this. Tracked: only contiguous, so an own offset beyond a
+    // gap cannot hide a message still to come.
+    if (it == states_.end()) return;
+    auto& s = it->second;
+    if (offset == s.last + 1 && !s.reading) s.last = offset;
+}
+
+void delivery_tracker::recover_all() {
+    std::vector<std::pair<key, std::int64_t>> reads;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& [k, s] : states_) {
+            if (s.reading) {
+                s.again = true;
+                continue;
+            }
+            s.reading = true;
+            reads.emplace_back(k, s.last);
+        }
+    }
+    for (auto& [k, after] : reads)
+        start_read(k, after);
+}
+
+void delivery_tracker::forget(const std::string& session) {
+    std::lock_guard lock(mutex_);
+    for (auto it = states_.lower_bound(key{session, std::string()});
+         it != states_.end() && it->first.first == session;)
+        it = states_.erase(it);
+}
+
+std::optional<std::int64_t> delivery_tracker::last(const std::string& session,
+                                                   const std::string& conversation) const {
+    std::lock_guard lock(mutex_);
+    auto it = states_.find(key{session, conversation});
+    if (it == states_.end()) return std::nullopt;
+    return it->second.last;
+}
+
+void delivery_tracker::start_read(const key& k, std::int64_t after) {
+    deps_.read(k.first, k.second, after, [this, k](bool ok, std::vector<tracked_message> messages) {
+        on_read(k, ok, std::move(messages));
+    });
+}
+
+void delivery_tracker::on_read(const key& k, bool ok, std::vector<tracked_message> messages) {
+    std::int64_t after = 0;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = states_.find(k);
+        if (it == states_.end()) return; // forgotten meanwhile
+        auto& s = it->second;
+        for (auto& m : messages) {
+            if (m.offset <= s.last) continue;
+            s.last = m.offset;
+            if (!m.event.empty()) deps_.push(k.first, std::move(m.event));
+        }
+        // Redis trouble: the next live message or resubscribe tries again.
+        if (!ok || !s.again) {
+            s.reading = false;
+            s.again = false;
+            return;
+        }
+        s.again = false;
+        after = s.last;
+    }
+    start_read(k, after);
+}
+
+} // namespace kindred::server

@@ -1,0 +1,160 @@
+// delivery_tracker_test.cpp — the bus recovery rules on a fake log: duplicates dropped, gaps
+// read from the log before anything newer, recover_all re-reads tails, each message once.
+#include <kindred/server/delivery_tracker.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ks = kindred::server;
+
+namespace {
+
+std::string event_of(std::int64_t offset) {
+    return R"({"type":"message","conversation_id":"c1","offset":)" + std::to_string(offset) + "}";
+}
+
+// A fake conversation: offsets 1..n, `own` ones belong to the reader. Reads are answered when
+// the test says so (pending), like a Redis round trip.
+struct fake {
+    std::int64_t stored = 0;
+    std::vector<std::int64_t> own;
+    std::vector<std::int64_t> pushed;
+    std::vector<std::pair<std::int64_t, ks::delivery_tracker_deps::read_done>> pending;
+    int reads = 0;
+
+    ks::delivery_tracker make() {
+        ks::delivery_tracker_deps d;
+        d.read = [this](const std::string&, const std::string&, std::int64_t after,
+                        ks::delivery_tracker_deps::read_done done) {
+            ++reads;
+            pending.emplace_back(after, std::move(done));
+        };
+        d.push = [this](const std::string&, std::string event) {
+            auto ref = ks::delivery_tracker::message_ref(event);
+            ASSERT_TRUE(ref);
+            pushed.push_back(ref->second);
+        };
+        return ks::delivery_tracker(std::move(d));
+    }
+    void answer_reads() {
+        while (!pending.empty()) {
+            auto [after, done] = std::move(pending.front());
+            pending.erase(pending.begin());
+            std::vector<ks::tracked_message> out;
+            for (auto o = after + 1; o <= stored; ++o) {
+                const bool mine = std::find(own.begin(), own.end(), o) != own.end();
+                out.push_back(ks::tracked_message{o, mine ? std::string() : event_of(o)});
+            }
+            done(true, std::move(out));
+        }
+    }
+};
+
+} // namespace
+
+TEST(DeliveryTracker, MessageRefParsesOnlyMessageEvents) {
+    auto ref = ks::delivery_tracker::message_ref(event_of(7));
+    ASSERT_TRUE(ref);
+    EXPECT_EQ(ref->first, "c1");
+    EXPECT_EQ(ref->second, 7);
+    EXPECT_FALSE(ks::delivery_tracker::message_ref(R"({"type":"typing","conversation_id":"c"})"));
+    EXPECT_FALSE(ks::delivery_tracker::message_ref("not json"));
+    EXPECT_FALSE(ks::delivery_tracker::message_ref(
+        R"({"type":"message","conversation_id":"c","offset":"1"})"));
+}
+
+TEST(DeliveryTracker, ContiguousLiveMessagesArePushedAndDuplicatesDropped) {
+    fake f;
+    auto t = f.make();
+    t.on_live("s", "c1", 1, event_of(1));
+    t.on_live("s", "c1", 2, event_of(2));
+    t.on_live("s", "c1", 2, event_of(2));
+    t.on_live("s", "c1", 1, event_of(1));
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1, 2}));
+    EXPECT_EQ(f.reads, 0);
+}
+
+TEST(DeliveryTracker, GapIsReadFromTheLogInOrderOnce) {
+    fake f;
+    auto t = f.make();
+    t.on_live("s", "c1", 1, event_of(1));
+    f.stored = 5;
+    t.on_live("s", "c1", 4, event_of(4)); // 2 and 3 were lost
+    t.on_live("s", "c1", 5, event_of(5)); // arrives while the gap is read
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1}));
+    f.answer_reads();
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
+    t.on_live("s", "c1", 5, event_of(5));
+    EXPECT_EQ(f.pushed.size(), 5u);
+    EXPECT_EQ(t.last("s", "c1"), 5);
+}
+
+TEST(DeliveryTracker, OwnMessagesAdvanceWithoutARead) {
+    fake f;
+    auto t = f.make();
+    t.on_live("s", "c1", 1, event_of(1));
+    t.on_own("s", "c1", 2);
+    t.on_live("s", "c1", 3, event_of(3));
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1, 3}));
+    EXPECT_EQ(f.reads, 0);
+}
+
+TEST(DeliveryTracker, OwnMessagesInAReadAreNotPushed) {
+    fake f;
+    auto t = f.make();
+    t.on_live("s", "c1", 1, event_of(1));
+    f.stored = 3;
+    f.own = {2};
+    t.on_live("s", "c1", 3, event_of(3));
+    f.answer_reads();
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1, 3}));
+}
+
+TEST(DeliveryTracker, RecoverAllReadsEveryTailAfterTheLast) {
+    fake f;
+    auto t = f.make();
+    t.on_live("s", "c1", 1, event_of(1));
+    f.stored = 4; // 2..4 published while the subscriber was away
+    t.recover_all();
+    f.answer_reads();
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1, 2, 3, 4}));
+    t.on_live("s", "c1", 3, event_of(3)); // a late duplicate
+    EXPECT_EQ(f.pushed.size(), 4u);
+}
+
+TEST(DeliveryTracker, ForgottenSessionsAreNotRead) {
+    fake f;
+    auto t = f.make();
+    t.on_live("s", "c1", 1, event_of(1));
+    t.forget("s");
+    t.recover_all();
+    EXPECT_EQ(f.reads, 0);
+    EXPECT_FALSE(t.last("s", "c1"));
+}
+
+TEST(DeliveryTracker, FailedReadIsRetriedByTheNextLiveMessage) {
+    fake f;
+    auto t = f.make();
+    t.on_live("s", "c1", 1, event_of(1));
+    t.on_live("s", "c1", 3, event_of(3));
+    ASSERT_EQ(f.pending.size(), 1u);
+    auto done = std::move(f.pending.front().second);
+    f.pending.clear();
+    done(false, {});
+    f.stored = 4;
+    t.on_live("s", "c1", 4, event_of(4));
+    f.answer_reads();
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1, 2, 3, 4}));
+}
+
+TEST(DeliveryTracker, OwnMessageBeforeTrackingDoesNotHideAnEarlierLiveOne) {
+    fake f;
+    auto t = f.make();
+    t.on_own("s", "c1", 6); // the other's offset 5 is still on its way
+    t.on_live("s", "c1", 5, event_of(5));
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{5}));
+}
