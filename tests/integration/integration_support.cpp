@@ -1,6 +1,7 @@
 // integration_support.cpp — helpers shared by the integration tests; see the header.
 #include "integration_support.hpp"
 
+#include <kindred/protocol/base64.hpp>
 #include <kindred/testsupport/process.hpp>
 
 #include <fstream>
@@ -242,6 +243,101 @@ ws_client integration_test::staff_socket(std::string_view role, std::string_view
         out->role = str(o, "role");
     }
     return ws;
+}
+
+// ---- matching and relay ----
+
+namespace kp = kindred::protocol;
+namespace e2e = kindred::client::e2e;
+
+std::string dump_redis(redis_process& redis) {
+    std::string all;
+    for (auto& k : redis.keys()) {
+        auto type = redis.command({"TYPE", k});
+        all += k + "\n";
+        if (type == "string") all += redis.command({"GET", k});
+        if (type == "hash") all += redis.command({"HGETALL", k});
+        if (type == "list") all += redis.command({"LRANGE", k, "0", "-1"});
+        if (type == "set") all += redis.command({"SMEMBERS", k});
+        if (type == "zset") all += redis.command({"ZRANGE", k, "0", "-1"});
+        if (type == "stream") all += redis.command({"XRANGE", k, "-", "+"});
+        all += "\n";
+    }
+    return all;
+}
+
+kp::server_frame next_of(ws_client& ws, std::string_view type, std::chrono::milliseconds each) {
+    for (int i = 0; i < 50; ++i) {
+        auto f = ws.receive(each);
+        if (!f.is_text()) {
+            ADD_FAILURE() << "waiting for " << type << ": " << kindred::client::describe(f);
+            return {};
+        }
+        auto frame = kp::decode_server_frame(f.text);
+        if (frame && frame->type == type) return *frame;
+    }
+    ADD_FAILURE() << "no " << type;
+    return {};
+}
+
+ws_client relay_fixture::ready_peer(unsigned short on_port, int capacity, hello_result* out) {
+    const std::string pw = "river-password-for-tests";
+    if (!river_created_) {
+        river_created_ = true;
+        add_staff("river", "peer");
+        auto r =
+            kindredctl(redis_.unix_address(), server_->config_path(),
+                       {"user", "certify", "river", "--tags", "grief", "--until", "2099-01-01"});
+        EXPECT_EQ(r.code, 0) << r.output;
+    }
+    auto ws = staff_socket("peer", login("river", pw), on_port, out);
+    expect_ok(last(ws.request(R"({"type":"register_identity","id":"r","identity_key":")" +
+                              kp::base64_encode(identity_.public_key) + R"("})")),
+              "r");
+    kp::prekeys upload;
+    for (int i = 0; i < 4; ++i) {
+        auto pair = e2e::generate_kx_key_pair();
+        upload.keys.push_back({pair.public_key, e2e::sign_prekey(pair.public_key, identity_)});
+        prekeys_.emplace(kp::base64_encode(pair.public_key), pair);
+    }
+    expect_ok(last(ws.request(kp::encode_client_message(upload, "k"))), "k");
+    boost::json::object shift{{"type", "shift_start"},
+                              {"id", "s"},
+                              {"capacity", capacity},
+                              {"tags", {"grief"}},
+                              {"languages", {"en"}}};
+    expect_ok(last(ws.request(boost::json::serialize(shift))), "s");
+    return ws;
+}
+
+conversation_pair relay_fixture::match(ws_client& seeker, ws_client& peer) {
+    conversation_pair c;
+    c.seeker_keys = e2e::generate_kx_key_pair();
+    kp::request_match rm;
+    rm.tags = {"grief"};
+    rm.languages = {"en"};
+    rm.pubkey = c.seeker_keys.public_key;
+    expect_ok(last(seeker.request(kp::encode_client_message(rm, "m"))), "m");
+    c.seeker_matched = event_of<kp::seeker_matched>(next_of(seeker, "matched"));
+    auto pm = event_of<kp::peer_matched>(next_of(peer, "matched"));
+    EXPECT_EQ(pm.conversation_id, c.seeker_matched.conversation_id);
+    if (c.seeker_matched.conversation_id.empty() ||
+        pm.conversation_id != c.seeker_matched.conversation_id)
+        return c;
+    auto sc = e2e::conversation_crypto::for_seeker(c.seeker_matched.conversation_id, c.seeker_keys,
+                                                   c.seeker_matched.peer);
+    EXPECT_TRUE(sc) << (sc ? "" : sc.error().message());
+    auto prekey = prekeys_.find(kp::base64_encode(pm.prekey));
+    EXPECT_NE(prekey, prekeys_.end()) << "matched with a prekey this test did not upload";
+    if (!sc || prekey == prekeys_.end()) return c;
+    auto pc = e2e::conversation_crypto::for_peer(pm.conversation_id, prekey->second,
+                                                 identity_.public_key, pm.seeker.pubkey);
+    EXPECT_TRUE(pc) << (pc ? "" : pc.error().message());
+    if (!pc) return c;
+    c.seeker_crypto = std::move(*sc);
+    c.peer_crypto = std::move(*pc);
+    c.conversation_id = pm.conversation_id;
+    return c;
 }
 
 } // namespace kindred::itest

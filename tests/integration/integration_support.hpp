@@ -3,8 +3,10 @@
 // Threading: everything runs on the test's thread.
 #pragma once
 
+#include <kindred/client/e2e.hpp>
 #include <kindred/client/http_client.hpp>
 #include <kindred/client/ws_client.hpp>
+#include <kindred/protocol/codec.hpp>
 #include <kindred/testsupport/redis_process.hpp>
 #include <kindred/testsupport/server_process.hpp>
 
@@ -12,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -117,6 +120,52 @@ protected:
     // A socket on `on_port` (default: the fixture's server) whose staff hello succeeded.
     ws_client staff_socket(std::string_view role, std::string_view token,
                            unsigned short on_port = 0, hello_result* out = nullptr);
+};
+
+// ---- matching and relay (issue #4) ----
+
+// Every key with its contents (strings, hashes, lists, sets, zsets, streams), for scanning
+// Redis for plaintext.
+std::string dump_redis(redis_process& redis);
+
+// The next text frame of `type`, skipping others (up to 50 frames, each within `each`);
+// records a failure and returns an empty frame on a timeout, close or error.
+kindred::protocol::server_frame next_of(ws_client& ws, std::string_view type,
+                                        std::chrono::milliseconds each = std::chrono::seconds(10));
+
+// The frame decoded strictly as event T; records a failure and returns {} otherwise.
+template <class T>
+T event_of(const kindred::protocol::server_frame& f) {
+    auto ev = kindred::protocol::decode_server_event(f);
+    if (const auto* e = std::get_if<kindred::protocol::server_event>(&ev))
+        if (const auto* t = std::get_if<T>(e)) return *t;
+    ADD_FAILURE() << "not the expected event: " << boost::json::serialize(f.body);
+    return {};
+}
+
+// A matched seeker/peer pair, with both sides' end-to-end crypto.
+struct conversation_pair {
+    std::string conversation_id;
+    kindred::client::e2e::kx_key_pair seeker_keys;
+    kindred::protocol::seeker_matched seeker_matched;
+    std::optional<kindred::client::e2e::conversation_crypto> seeker_crypto;
+    std::optional<kindred::client::e2e::conversation_crypto> peer_crypto;
+};
+
+// integration_test plus one certified peer ("river", tag grief, language en) with an
+// identity and signed prekeys, and matching helpers.
+class relay_fixture : public integration_test {
+protected:
+    kindred::client::e2e::identity_key_pair identity_ =
+        kindred::client::e2e::generate_identity_key_pair();
+    std::map<std::string, kindred::client::e2e::kx_key_pair> prekeys_; // base64 public → pair
+    bool river_created_ = false;
+
+    // Creates river (once) with kindredctl, logs in and starts a shift on `on_port`.
+    ws_client ready_peer(unsigned short on_port, int capacity = 1, hello_result* out = nullptr);
+    // request_match from `seeker` (tag grief), waits for `matched` on both sides and builds
+    // both sides' crypto; failures are recorded (conversation_id empty then).
+    conversation_pair match(ws_client& seeker, ws_client& peer);
 };
 
 } // namespace kindred::itest

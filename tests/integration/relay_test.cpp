@@ -18,75 +18,7 @@ namespace json = boost::json;
 namespace e2e = kindred::client::e2e;
 namespace kp = kindred::protocol;
 
-std::string dump_redis(redis_process& redis) {
-    std::string all;
-    for (auto& k : redis.keys()) {
-        auto type = redis.command({"TYPE", k});
-        all += k + "\n";
-        if (type == "string") all += redis.command({"GET", k});
-        if (type == "hash") all += redis.command({"HGETALL", k});
-        if (type == "list") all += redis.command({"LRANGE", k, "0", "-1"});
-        if (type == "set") all += redis.command({"SMEMBERS", k});
-        if (type == "zset") all += redis.command({"ZRANGE", k, "0", "-1"});
-        if (type == "stream") all += redis.command({"XRANGE", k, "-", "+"});
-        all += "\n";
-    }
-    return all;
-}
-
-// The next text frame of `type`, skipping others; empty body on timeout/close.
-kp::server_frame next_of(ws_client& ws, std::string_view type) {
-    for (int i = 0; i < 50; ++i) {
-        auto f = ws.receive(10s);
-        if (!f.is_text()) {
-            ADD_FAILURE() << "waiting for " << type << ": " << kindred::client::describe(f);
-            return {};
-        }
-        auto frame = kp::decode_server_frame(f.text);
-        if (frame && frame->type == type) return *frame;
-    }
-    ADD_FAILURE() << "no " << type;
-    return {};
-}
-
-template <class T>
-T event_of(const kp::server_frame& f) {
-    auto ev = kp::decode_server_event(f);
-    if (const auto* e = std::get_if<kp::server_event>(&ev))
-        if (const auto* t = std::get_if<T>(e)) return *t;
-    ADD_FAILURE() << "not the expected event: " << json::serialize(f.body);
-    return {};
-}
-
-class Relay : public integration_test {
-protected:
-    e2e::identity_key_pair identity_ = e2e::generate_identity_key_pair();
-    std::map<std::string, e2e::kx_key_pair> prekeys_; // base64 public → pair
-
-    ws_client ready_peer(unsigned short on_port) {
-        const auto pw = add_staff("river", "peer");
-        auto r =
-            kindredctl(redis_.unix_address(), server_->config_path(),
-                       {"user", "certify", "river", "--tags", "grief", "--until", "2099-01-01"});
-        EXPECT_EQ(r.code, 0) << r.output;
-        auto ws = staff_socket("peer", login("river", pw), on_port);
-        expect_ok(last(ws.request(R"({"type":"register_identity","id":"r","identity_key":")" +
-                                  kp::base64_encode(identity_.public_key) + R"("})")),
-                  "r");
-        kp::prekeys upload;
-        for (int i = 0; i < 2; ++i) {
-            auto pair = e2e::generate_kx_key_pair();
-            upload.keys.push_back({pair.public_key, e2e::sign_prekey(pair.public_key, identity_)});
-            prekeys_.emplace(kp::base64_encode(pair.public_key), pair);
-        }
-        expect_ok(last(ws.request(kp::encode_client_message(upload, "k"))), "k");
-        expect_ok(
-            last(ws.request(
-                R"({"type":"shift_start","id":"s","capacity":1,"tags":["grief"],"languages":["en"]})")),
-            "s");
-        return ws;
-    }
-};
+class Relay : public relay_fixture {};
 
 TEST_F(Relay, EncryptedBothWaysAndSyncAfterResumeOnTheOtherInstance) {
     start_server();
