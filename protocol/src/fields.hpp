@@ -48,6 +48,7 @@ inline constexpr int_range position_range{1, limits::max_safe_integer}; // seq, 
 inline constexpr int_range counter_range{0, limits::max_safe_integer};  // after, waits, times
 inline constexpr int_range capacity_range{limits::min_capacity, limits::max_capacity};
 inline constexpr int_range duration_range{1, limits::max_ban_s};
+inline constexpr int_range timestamp_range{0, limits::max_safe_integer}; // Unix ms
 
 struct count_spec {
     std::size_t min;
@@ -56,6 +57,7 @@ struct count_spec {
 inline constexpr count_spec seeker_tags_count{1, limits::max_seeker_tags};
 inline constexpr count_spec shift_tags_count{1, limits::max_shift_tags};
 inline constexpr count_spec event_tags_count{0, limits::max_shift_tags};
+inline constexpr count_spec wont_take_count{0, limits::max_wont_take};
 inline constexpr count_spec languages_count{1, limits::max_languages};
 inline constexpr count_spec prekeys_count{1, limits::max_prekeys};
 inline constexpr count_spec copies_count{1, limits::max_copies};
@@ -129,6 +131,18 @@ public:
         if (!v) return;
         std::int64_t n = 0;
         if (read_integer(key, *v, n, range)) out = n;
+    }
+
+    // Absent or null → nullopt; the writer omits it when unset.
+    void optional_integer(std::string_view key, std::optional<std::int64_t>& out,
+                          const int_range& range) {
+        nullable_integer(key, out, range);
+    }
+
+    // Absent or null → empty (count.min must be 0); the writer omits it when empty.
+    void optional_text_list(std::string_view key, std::vector<std::string>& out,
+                            const count_spec& count, const string_spec& spec) {
+        text_list(key, out, count, spec);
     }
 
     void integer(std::string_view key, std::int64_t& out, const int_range& range) {
@@ -383,6 +397,10 @@ public:
             out_[key] = nullptr;
         }
     }
+    void optional_integer(std::string_view key, const std::optional<std::int64_t>& v,
+                          const int_range&) {
+        if (v) out_[key] = *v;
+    }
     void boolean(std::string_view key, bool v) { out_[key] = v; }
     template <wire_enum E>
     void enumeration(std::string_view key, E v) {
@@ -406,6 +424,10 @@ public:
         for (const auto& s : v)
             a.emplace_back(s);
         out_[key] = std::move(a);
+    }
+    void optional_text_list(std::string_view key, const std::vector<std::string>& v,
+                            const count_spec& count, const string_spec& spec) {
+        if (!v.empty()) text_list(key, v, count, spec);
     }
     template <class T>
     void objects(std::string_view key, const std::vector<T>& v, const count_spec&) {
@@ -491,6 +513,8 @@ KINDRED_FIELDS(shift_start) {
     io.integer("capacity", m.capacity, capacity_range);
     io.text_list("tags", m.tags, shift_tags_count, tag_spec);
     io.text_list("languages", m.languages, languages_count, language_spec);
+    io.optional_text_list("wont_take", m.wont_take, wont_take_count, tag_spec);
+    io.optional_integer("planned_end_at", m.planned_end_at, timestamp_range);
 }
 KINDRED_FIELDS(shift_pause) {}
 KINDRED_FIELDS(shift_resume) {}

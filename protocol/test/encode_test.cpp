@@ -212,6 +212,7 @@ std::vector<client_message> every_client_message() {
         prekeys{{{k, s}, {sample_array<32>(7), sample_array<64>(8)}}},
         register_identity{k},
         shift_start{5, {"grief", "veterans"}, {"en"}},
+        shift_start{5, {"grief"}, {"en"}, {"suicide", "self-harm"}, 1795000000000},
         shift_pause{},
         shift_resume{},
         shift_end{},
@@ -264,6 +265,17 @@ TEST(RoundTrip, ClientEncodingPutsTypeThenIdFirst) {
     EXPECT_EQ(encode_client_message(typing{"c"}, "9"),
               R"({"type":"typing","id":"9","conversation_id":"c"})");
     EXPECT_EQ(encode_client_message(ping{}), R"({"type":"ping"})");
+}
+
+TEST(RoundTrip, ShiftStartOmitsUnsetOptionalFields) {
+    // Existing clients and servers never see the extension fields unless they are set.
+    EXPECT_EQ(
+        encode_client_message(shift_start{1, {"grief"}, {"en"}}, "1"),
+        R"({"type":"shift_start","id":"1","capacity":1,"tags":["grief"],"languages":["en"]})");
+    const json::value v = json::parse(
+        encode_client_message(shift_start{1, {"grief"}, {"en"}, {"suicide"}, 1795000000000}, "1"));
+    EXPECT_EQ(v.at("wont_take"), json::parse(R"(["suicide"])"));
+    EXPECT_EQ(v.at("planned_end_at").as_int64(), 1795000000000);
 }
 
 TEST(RoundTrip, EscalateWithoutConversationSendsNull) {

@@ -164,6 +164,9 @@ const std::vector<option_spec>& option_table() {
                         &timing_config::peer_grace_s));
         t.push_back(tim("relax_after_s", 0, 86400, "then match on any eligible peer",
                         &timing_config::relax_after_s));
+        t.push_back(tim("no_new_match_before_end_s", 0, 86400,
+                        "no new match this close to a peer's planned shift end",
+                        &timing_config::no_new_match_before_end_s));
         t.push_back(tim("purge_after_end_s", 0, 604800,
                         "stored messages of an ended conversation live this long",
                         &timing_config::purge_after_end_s));

@@ -250,6 +250,7 @@ int run(ks::config cfg) {
     ks::event_bus events(redis, connections, cfg.instance_id);
     kindred::matching::matching_options mopts;
     mopts.policy.relax_after = std::chrono::seconds(cfg.timing.relax_after_s);
+    mopts.policy.end_window = std::chrono::seconds(cfg.timing.no_new_match_before_end_s);
     // A killed instance's waiting seekers leave the queue when their sessions expire, its
     // peers drop out of matching within the peer grace period.
     mopts.request_ttl = grace;

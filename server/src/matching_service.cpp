@@ -222,6 +222,22 @@ void matching_service::remember_peer(const std::string& peer_id, const std::stri
                    [](boost::system::error_code, store::reply) {});
 }
 
+std::string matching_service::check_shift_options(const std::vector<std::string>& wont_take,
+                                                  const std::optional<std::int64_t>& planned_end_at,
+                                                  const std::vector<std::string>& catalog_tags,
+                                                  std::int64_t now_ms) {
+    // A won't-take tag outside the catalog could never match anything: most likely a typo the
+    // peer would rather hear about than silently be unprotected by.
+    if (auto bad = first_not_in(wont_take, catalog_tags, "wont_take", "unknown tag"); !bad.empty())
+        return bad;
+    if (planned_end_at) {
+        if (*planned_end_at <= now_ms) return "planned_end_at: must be in the future";
+        if (*planned_end_at - now_ms > max_planned_shift_ms)
+            return "planned_end_at: must be within 24 hours";
+    }
+    return {};
+}
+
 void matching_service::shift_start(service_request r, answer_handler h) {
     if (!r.staff)
         return h(error_answer(r.id, error_code::not_authenticated, "log in again and say hello"));
@@ -232,6 +248,10 @@ void matching_service::shift_start(service_request r, answer_handler h) {
         return h(error_answer(r.id, error_code::bad_message, bad));
     if (auto bad =
             first_not_in(m.languages, options_.catalog_languages, "languages", "unknown language");
+        !bad.empty())
+        return h(error_answer(r.id, error_code::bad_message, bad));
+    if (auto bad =
+            check_shift_options(m.wont_take, m.planned_end_at, options_.catalog_tags, now_ms());
         !bad.empty())
         return h(error_answer(r.id, error_code::bad_message, bad));
     const std::string peer_id = r.staff->username;
@@ -253,6 +273,8 @@ void matching_service::shift_start(service_request r, answer_handler h) {
         s.capacity = static_cast<int>(m.capacity);
         s.tags = std::move(m.tags);
         s.languages = std::move(m.languages);
+        s.wont_take = std::move(m.wont_take);
+        s.planned_end_ms = m.planned_end_at;
         matching_.shift_start(
             std::move(s), [this, id, session, peer_id,
                            h = std::move(h)](boost::system::error_code sec, matching::peer_view v) {

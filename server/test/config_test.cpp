@@ -328,3 +328,27 @@ TEST(Config, StaffLoginOptions) {
     EXPECT_EQ(load({"--hash-threads", "0"}).what, ks::load_result::action::fail);
     EXPECT_NE(ks::help_text().find("--token-lifetime-s"), std::string::npos);
 }
+
+TEST(Config, NoNewMatchBeforeEndFromFileEnvAndFlag) {
+    auto d = load({});
+    ASSERT_EQ(d.what, ks::load_result::action::run) << d.text;
+    EXPECT_EQ(d.cfg.timing.no_new_match_before_end_s, 600u);
+
+    auto f = load({"--config", "k.json"}, {},
+                  {{"k.json", R"({"timing": {"no_new_match_before_end_s": 120}})"}});
+    ASSERT_EQ(f.what, ks::load_result::action::run) << f.text;
+    EXPECT_EQ(f.cfg.timing.no_new_match_before_end_s, 120u);
+
+    auto e = load({}, {{"KINDRED_NO_NEW_MATCH_BEFORE_END_S", "0"}});
+    ASSERT_EQ(e.what, ks::load_result::action::run) << e.text;
+    EXPECT_EQ(e.cfg.timing.no_new_match_before_end_s, 0u);
+
+    auto g =
+        load({"--no-new-match-before-end-s", "30"}, {{"KINDRED_NO_NEW_MATCH_BEFORE_END_S", "0"}});
+    ASSERT_EQ(g.what, ks::load_result::action::run) << g.text;
+    EXPECT_EQ(g.cfg.timing.no_new_match_before_end_s, 30u);
+
+    auto bad = load({"--no-new-match-before-end-s", "86401"});
+    ASSERT_EQ(bad.what, ks::load_result::action::fail);
+    EXPECT_NE(bad.text.find("--no-new-match-before-end-s"), std::string::npos);
+}

@@ -86,3 +86,37 @@ TEST(ServiceHub, RoutesByTypeAndAnswersUnavailableOtherwise) {
     auto o = boost::json::parse(got->frames.at(0).text).as_object();
     EXPECT_EQ(o.at("code"), "unavailable");
 }
+
+namespace {
+const std::vector<std::string> catalog{"grief", "suicide", "self-harm"};
+constexpr std::int64_t now = 1'795'000'000'000;
+} // namespace
+
+TEST(MatchingServiceShiftOptions, AbsentOptionsPass) {
+    EXPECT_EQ(ks::matching_service::check_shift_options({}, std::nullopt, catalog, now), "");
+}
+
+TEST(MatchingServiceShiftOptions, CatalogWontTakeAndNearFutureEndPass) {
+    EXPECT_EQ(
+        ks::matching_service::check_shift_options({"suicide", "self-harm"}, now + 1, catalog, now),
+        "");
+    EXPECT_EQ(ks::matching_service::check_shift_options(
+                  {}, now + ks::matching_service::max_planned_shift_ms, catalog, now),
+              "");
+}
+
+TEST(MatchingServiceShiftOptions, UnknownWontTakeTagIsNamedByIndex) {
+    EXPECT_EQ(
+        ks::matching_service::check_shift_options({"grief", "nope"}, std::nullopt, catalog, now),
+        "wont_take[1]: unknown tag 'nope'");
+}
+
+TEST(MatchingServiceShiftOptions, PlannedEndMustBeInTheFutureAndWithinADay) {
+    EXPECT_EQ(ks::matching_service::check_shift_options({}, now, catalog, now),
+              "planned_end_at: must be in the future");
+    EXPECT_EQ(ks::matching_service::check_shift_options({}, 0, catalog, now),
+              "planned_end_at: must be in the future");
+    EXPECT_EQ(ks::matching_service::check_shift_options(
+                  {}, now + ks::matching_service::max_planned_shift_ms + 1, catalog, now),
+              "planned_end_at: must be within 24 hours");
+}

@@ -24,6 +24,7 @@ inline constexpr std::size_t max_id_chars = 64;               // (contract) id; 
 inline constexpr std::size_t max_token_chars = 512;           // token, resume_token
 inline constexpr std::size_t max_seeker_tags = 5;             // (contract) request_match.tags 1..5
 inline constexpr std::size_t max_shift_tags = 32;             // shift_start.tags 1..32
+inline constexpr std::size_t max_wont_take = 5;               // (ours) shift_start.wont_take 0..5
 inline constexpr std::size_t max_languages = 5;               // languages 1..5
 inline constexpr std::size_t max_tag_chars = 32;              // a tag id: [a-z0-9_-]{1,32}
 inline constexpr std::size_t max_language_chars = 35;         // a BCP 47 language tag
@@ -232,6 +233,10 @@ struct shift_start {
     std::int64_t capacity = 1;          // 1..5
     std::vector<std::string> tags;      // 1..32 tag ids
     std::vector<std::string> languages; // 1..5 language tags
+    // (ours, optional) Personal triggers: never match a request carrying one of these tags.
+    // Defaulted so aggregate initialisation may leave them out (-Wmissing-field-initializers).
+    std::vector<std::string> wont_take{};         // 0..5 tag ids; empty = absent on the wire
+    std::optional<std::int64_t> planned_end_at{}; // Unix ms: no new match in the last minutes
     bool operator==(const shift_start&) const = default;
 };
 

@@ -46,6 +46,7 @@ struct timing_config {
     std::uint32_t seeker_grace_s = 120;
     std::uint32_t peer_grace_s = 60;
     std::uint32_t relax_after_s = 60;
+    std::uint32_t no_new_match_before_end_s = 600; // a planned shift end: no new match this close
     std::uint32_t purge_after_end_s = 300;
     std::uint32_t conversation_max_s = 86400;
     std::uint32_t imminent_ack_s = 30;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -79,6 +80,15 @@ public:
     // A stored prekey: base64(prekey) "." base64(signature).
     static std::string encode_prekey(const protocol::signed_prekey& k);
     static std::optional<protocol::signed_prekey> decode_prekey(std::string_view stored);
+    // The furthest ahead a shift_start's planned_end_at may be.
+    static constexpr std::int64_t max_planned_shift_ms = 24 * 3600 * 1000;
+    // Checks shift_start's optional fields (our extension): every `wont_take` tag is in the
+    // catalog, and `planned_end_at` (when set) is after `now_ms` and at most
+    // max_planned_shift_ms ahead. Returns the bad_message text naming the field, or empty. Pure.
+    static std::string check_shift_options(const std::vector<std::string>& wont_take,
+                                           const std::optional<std::int64_t>& planned_end_at,
+                                           const std::vector<std::string>& catalog_tags,
+                                           std::int64_t now_ms);
 
 private:
     void request_match(service_request r, answer_handler h);
