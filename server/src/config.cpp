@@ -106,6 +106,10 @@ const std::vector<option_spec>& option_table() {
             "allowed-origin"));
         t.push_back(text_option("web_root", kind::text, "folder served at /",
                                 [](config& c, const std::string& v) { c.web_root = v; }));
+        t.push_back(text_option("lexicon", kind::text,
+                                "crisis lexicon JSON, loaded at start-up and served at "
+                                "/v1/lexicon",
+                                [](config& c, const std::string& v) { c.lexicon = v; }));
         t.push_back(text_option("log_level", kind::log_level, "trace|debug|info|warn|error",
                                 [](config& c, const std::string& v) { c.log_level = v; }));
         t.push_back(text_option("port_file", kind::text,
@@ -240,7 +244,8 @@ std::string check_text(const option_spec& spec, const std::string& v) {
         return {};
     }
     case kind::text:
-        if (spec.key == "web_root" && v.empty()) return "must not be empty";
+        if ((spec.key == "web_root" || spec.key == "lexicon") && v.empty())
+            return "must not be empty";
         return {};
     case kind::boolean:
         if (v == "true" || v == "false" || v == "1" || v == "0" || v == "yes" || v == "no" ||
@@ -502,6 +507,8 @@ po::options_description flag_descriptions() {
             def = defaults.redis;
         } else if (spec.key == "web_root") {
             def = defaults.web_root;
+        } else if (spec.key == "lexicon") {
+            def = defaults.lexicon;
         } else if (spec.key == "log_level") {
             def = defaults.log_level;
         } else if (spec.key == "dev_mode") {

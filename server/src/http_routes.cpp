@@ -89,7 +89,35 @@ bool token_in_query(std::string_view target) {
     return false;
 }
 
-std::string client_config_json(const config& cfg) {
+std::string lexicon_etag(std::string_view version) {
+    std::string tag = "\"";
+    for (char c : version)
+        if (c != '"' && c != '\\') tag.push_back(c);
+    tag.push_back('"');
+    return tag;
+}
+
+bool if_none_match_matches(std::string_view header, std::string_view etag) {
+    auto trim = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+            v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+            v.remove_suffix(1);
+        return v;
+    };
+    if (trim(header) == "*") return true;
+    while (!header.empty()) {
+        const auto comma = header.find(',');
+        auto tag = trim(header.substr(0, comma));
+        if (tag.size() > 2 && tag.substr(0, 2) == "W/") tag.remove_prefix(2);
+        if (!tag.empty() && tag == etag) return true;
+        if (comma == std::string_view::npos) break;
+        header.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+std::string client_config_json(const config& cfg, std::string_view lexicon_version) {
     json::array tags;
     for (const auto& t : cfg.tags) {
         json::object labels;
@@ -113,7 +141,8 @@ std::string client_config_json(const config& cfg) {
         {"languages", std::move(languages)},
         {"crisis_resources", cfg.crisis_resources},
         {"limits", std::move(limits)},
-        {"lexicon_version", nullptr},
+        {"lexicon_version", lexicon_version.empty() ? json::value(nullptr)
+                                                    : json::value(json::string(lexicon_version))},
     };
     return json::serialize(body);
 }
@@ -131,15 +160,17 @@ bool origin_allowed(std::optional<std::string_view> origin, std::string_view hos
 }
 
 http_routes::http_routes(const config& cfg, std::filesystem::path web_root, const metrics& m,
-                         std::function<bool()> ready)
+                         std::function<bool()> ready, std::optional<lexicon_document> lexicon)
     : web_root_(std::move(web_root))
     , metrics_(m)
     , ready_(std::move(ready))
-    , client_config_(client_config_json(cfg)) {}
+    , client_config_(client_config_json(cfg, lexicon ? lexicon->version : std::string()))
+    , lexicon_(std::move(lexicon))
+    , lexicon_etag_(lexicon_ ? lexicon_etag(lexicon_->version) : std::string()) {}
 
 route_result http_routes::route(std::string_view method, std::string_view target,
                                 bool is_upgrade) const {
-    return route(http_request_view{method, target, is_upgrade, {}, std::nullopt});
+    return route(http_request_view{method, target, is_upgrade, {}, std::nullopt, std::nullopt});
 }
 
 route_result http_routes::route(const http_request_view& request) const {
@@ -218,6 +249,26 @@ route_result http_routes::route(const http_request_view& request) const {
             out.response = json_ok(client_config_);
         }
         out.response.headers.emplace_back("Cache-Control", "no-store");
+        return out;
+    }
+
+    if (path == "/v1/lexicon") {
+        if (!get) {
+            out.response = not_allowed("GET, HEAD");
+        } else if (!lexicon_) {
+            out.response = error_response(404, "not_found", "no lexicon loaded");
+        } else {
+            // Clients revalidate each time (no-cache) and get a 304 while the version holds,
+            // so a new lexicon reaches them on their next start without a long stale window.
+            if (request.if_none_match &&
+                if_none_match_matches(*request.if_none_match, lexicon_etag_)) {
+                out.response.status = 304;
+            } else {
+                out.response = json_ok(lexicon_->bytes);
+            }
+            out.response.headers.emplace_back("ETag", lexicon_etag_);
+            out.response.headers.emplace_back("Cache-Control", "public, no-cache");
+        }
         return out;
     }
 

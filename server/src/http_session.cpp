@@ -101,8 +101,11 @@ private:
         std::optional<std::string_view> authorization;
         if (auto it = req.find(http::field::authorization); it != req.end())
             authorization = it->value();
+        std::optional<std::string_view> if_none_match;
+        if (auto it = req.find(http::field::if_none_match); it != req.end())
+            if_none_match = it->value();
         auto route = ctx_.routes.route(http_request_view{req.method_string(), req.target(), upgrade,
-                                                         req.body(), authorization});
+                                                         req.body(), authorization, if_none_match});
         const bool head = req.method() == http::verb::head;
         const bool keep_alive = req.keep_alive() && !ctx_.draining.load();
         // A login body holds a password: do not leave it in freed memory.

@@ -4,6 +4,7 @@
 // they have all returned; the shutdown sequence itself runs on a strand.
 #include <kindred/accounts/account_store.hpp>
 #include <kindred/matching/matching_store.hpp>
+#include <kindred/moderation/lexicon.hpp>
 #include <kindred/relay/conversation_log.hpp>
 #include <kindred/server/auth_service.hpp>
 #include <kindred/server/config.hpp>
@@ -40,6 +41,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -179,6 +182,28 @@ int run(ks::config cfg) {
         return exit_failure;
     }
     if (cfg.instance_id.empty()) cfg.instance_id = random_instance_id();
+    // The lexicon is loaded once: the bytes are served as they are, the compiled form triages
+    // intakes. Without it the server would triage nothing, so it refuses to start.
+    ks::lexicon_document lexicon_doc;
+    std::optional<kindred::moderation::lexicon> lexicon;
+    {
+        std::ifstream in(cfg.lexicon, std::ios::binary);
+        std::ostringstream bytes;
+        if (in) bytes << in.rdbuf();
+        std::string error;
+        if (!in) {
+            error = "cannot read the file";
+        } else {
+            lexicon_doc.bytes = std::move(bytes).str();
+            lexicon = kindred::moderation::lexicon::parse(lexicon_doc.bytes, &error);
+        }
+        if (!lexicon) {
+            std::cerr << "kindred-server: --lexicon " << cfg.lexicon << ": " << error << '\n';
+            return exit_bad_config;
+        }
+        lexicon_doc.version = lexicon->version();
+        spdlog::info("event=lexicon_loaded version={}", lexicon_doc.version);
+    }
     std::filesystem::path web_root;
     if (auto root = ks::canonical_web_root(cfg.web_root))
         web_root = *root;
@@ -241,7 +266,8 @@ int run(ks::config cfg) {
                                   &accounts});
     ks::instance_registry registry(io, redis, stats, connections, sessions,
                                    ks::instance_registry_options{cfg.instance_id, heartbeat});
-    ks::http_routes routes(cfg, web_root, stats, [&registry] { return registry.ready(); });
+    ks::http_routes routes(
+        cfg, web_root, stats, [&registry] { return registry.ready(); }, std::move(lexicon_doc));
     ks::server_context ctx{cfg, stats, routes, connections, sessions};
     ctx.auth = &auth;
     ctx.accounts = &accounts;
@@ -271,6 +297,7 @@ int run(ks::config cfg) {
     msopts.catalog_tags = aopts.catalog.tags;
     msopts.catalog_languages = aopts.catalog.languages;
     msopts.conversations = &conversations;
+    msopts.lexicon = &*lexicon;
     ks::matching_service matching_service(matching, accounts, redis, events, connections, msopts);
     matcher = &matching_service;
     // Bus recovery: live messages for local sessions go through the tracker, which reads

@@ -3,6 +3,7 @@
 // bad_input → bad_message; a cancel with nothing waiting → not_found.
 #include <kindred/accounts/account_store.hpp>
 #include <kindred/matching/matching_store.hpp>
+#include <kindred/moderation/lexicon.hpp>
 #include <kindred/protocol/base64.hpp>
 #include <kindred/protocol/codec.hpp>
 #include <kindred/relay/conversation_log.hpp>
@@ -158,6 +159,18 @@ void matching_service::request_match(service_request r, answer_handler h) {
         return h(error_answer(r.id, error_code::bad_message, bad));
 
     const std::string session = r.session_id;
+    // Intake triage (contract §8): each of the request's languages, the highest level wins.
+    // The intake text is never logged or stored; only the level is.
+    auto risk = protocol::risk::none;
+    if (m.intake && options_.lexicon) {
+        auto best = moderation::level::none;
+        for (const auto& language : m.languages)
+            best = std::max(best, options_.lexicon->assess(language, *m.intake).risk);
+        static_assert(static_cast<int>(moderation::level::imminent) ==
+                      static_cast<int>(protocol::risk::imminent));
+        risk = static_cast<protocol::risk>(static_cast<int>(best));
+        spdlog::info("event=intake_triaged risk={}", moderation::to_string(best));
+    }
     // The intake is kept (in memory only) before the request can be matched, so a match made
     // at once by another instance still finds it here.
     bool had_intake = false;
@@ -172,7 +185,7 @@ void matching_service::request_match(service_request r, answer_handler h) {
     e.session = session;
     e.tags = m.tags;
     e.languages = m.languages;
-    e.risk_level = protocol::risk::none; // triage with the crisis lexicon is issue #5
+    e.risk_level = risk;
     e.payload = protocol::base64_encode(m.pubkey);
     matching_.enqueue(std::move(e), [this, id = r.id, session, had_intake, h = std::move(h)](
                                         boost::system::error_code ec, matching::queue_entry q) {

@@ -352,3 +352,15 @@ TEST(Config, NoNewMatchBeforeEndFromFileEnvAndFlag) {
     ASSERT_EQ(bad.what, ks::load_result::action::fail);
     EXPECT_NE(bad.text.find("--no-new-match-before-end-s"), std::string::npos);
 }
+
+TEST(Config, LexiconPathFromEveryLayer) {
+    EXPECT_EQ(load({}).cfg.lexicon, "moderation/lexicon/lexicon.json");
+    EXPECT_EQ(
+        load({"--config", "c.json"}, {}, {{"c.json", R"({"lexicon": "f.json"})"}}).cfg.lexicon,
+        "f.json");
+    EXPECT_EQ(load({}, {{"KINDRED_LEXICON", "e.json"}}).cfg.lexicon, "e.json");
+    EXPECT_EQ(load({"--lexicon", "x.json"}, {{"KINDRED_LEXICON", "e.json"}}).cfg.lexicon, "x.json");
+    auto bad = load({"--lexicon", ""});
+    EXPECT_EQ(bad.what, ks::load_result::action::fail);
+    EXPECT_NE(bad.text.find("lexicon"), std::string::npos) << bad.text;
+}

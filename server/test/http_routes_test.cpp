@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace ks = kindred::server;
@@ -133,7 +134,7 @@ namespace {
 
 ks::route_result post(const ks::http_routes& r, std::string_view target, std::string_view body,
                       std::optional<std::string_view> authorization = std::nullopt) {
-    return r.route(ks::http_request_view{"POST", target, false, body, authorization});
+    return r.route(ks::http_request_view{"POST", target, false, body, authorization, std::nullopt});
 }
 
 } // namespace
@@ -238,4 +239,58 @@ TEST_F(HttpRoutesTest, ATokenInTheUrlIs400OnAnyPath) {
         EXPECT_EQ(body(r).at("error"), "bad_message") << target;
     }
     EXPECT_EQ(routes().route("GET", "/healthz?x=token", false).response.status, 200u);
+}
+
+namespace {
+
+ks::route_result lexicon_request(const ks::http_routes& r, std::string_view method,
+                                 std::optional<std::string_view> if_none_match) {
+    return r.route(
+        ks::http_request_view{method, "/v1/lexicon", false, {}, std::nullopt, if_none_match});
+}
+
+} // namespace
+
+TEST_F(HttpRoutesTest, LexiconServedWithEtag) {
+    ks::http_routes r(
+        cfg_, {}, metrics_, [] { return true; },
+        ks::lexicon_document{"2026.1", R"({"version":"2026.1"})"});
+    auto got = lexicon_request(r, "GET", std::nullopt);
+    EXPECT_EQ(got.response.status, 200u);
+    EXPECT_EQ(got.response.content_type, "application/json");
+    EXPECT_EQ(got.response.body, R"({"version":"2026.1"})");
+    auto& h = got.response.headers;
+    EXPECT_NE(
+        std::find(h.begin(), h.end(), std::pair<std::string, std::string>{"ETag", "\"2026.1\""}),
+        h.end());
+    EXPECT_TRUE(
+        std::any_of(h.begin(), h.end(), [](const auto& p) { return p.first == "Cache-Control"; }));
+    EXPECT_EQ(body(r.route("GET", "/v1/config", false)).at("lexicon_version"), "2026.1");
+}
+
+TEST_F(HttpRoutesTest, LexiconNotModifiedForMatchingTag) {
+    ks::http_routes r(
+        cfg_, {}, metrics_, [] { return true; }, ks::lexicon_document{"2026.1", "{}"});
+    auto same = lexicon_request(r, "GET", "\"2026.1\"");
+    EXPECT_EQ(same.response.status, 304u);
+    EXPECT_TRUE(same.response.body.empty());
+    EXPECT_EQ(lexicon_request(r, "HEAD", "W/\"x\", W/\"2026.1\"").response.status, 304u);
+    EXPECT_EQ(lexicon_request(r, "GET", "*").response.status, 304u);
+    EXPECT_EQ(lexicon_request(r, "GET", "\"2025.9\"").response.status, 200u);
+    EXPECT_EQ(lexicon_request(r, "HEAD", std::nullopt).response.status, 200u);
+    EXPECT_EQ(lexicon_request(r, "POST", std::nullopt).response.status, 405u);
+}
+
+TEST_F(HttpRoutesTest, LexiconAbsentIsNotFoundAndVersionNull) {
+    auto r = routes();
+    EXPECT_EQ(lexicon_request(r, "GET", std::nullopt).response.status, 404u);
+    EXPECT_TRUE(body(r.route("GET", "/v1/config", false)).at("lexicon_version").is_null());
+}
+
+TEST(LexiconEtag, QuotesTheVersion) {
+    EXPECT_EQ(ks::lexicon_etag("v1"), "\"v1\"");
+    EXPECT_EQ(ks::lexicon_etag("a\"b\\c"), "\"abc\"");
+    EXPECT_FALSE(ks::if_none_match_matches("\"v2\"", "\"v1\""));
+    EXPECT_FALSE(ks::if_none_match_matches("", "\"v1\""));
+    EXPECT_TRUE(ks::if_none_match_matches(" \"v0\" ,\"v1\" ", "\"v1\""));
 }

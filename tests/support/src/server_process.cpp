@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -164,6 +165,15 @@ void server_process::start() {
         options_.instance_id,
     };
     if (!options_.redis.empty()) argv.insert(argv.end(), {"--redis", options_.redis});
+    // The server refuses to start without its lexicon; the test server runs in a temp folder,
+    // so give it the shipped file (this source is <repo>/tests/support/src/server_process.cpp)
+    // unless the test names one itself.
+    if (std::find(options_.args.begin(), options_.args.end(), "--lexicon") == options_.args.end()) {
+        const auto repo =
+            fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+        argv.insert(argv.end(),
+                    {"--lexicon", (repo / "moderation" / "lexicon" / "lexicon.json").string()});
+    }
     argv.insert(argv.end(), options_.args.begin(), options_.args.end());
     process_ = child_process::spawn(argv, dir_.path() / "server.log", options_.env);
 

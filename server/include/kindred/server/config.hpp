@@ -68,6 +68,9 @@ struct config {
     bool dev_mode = false;
     std::vector<std::string> allowed_origins;
     std::string web_root = "web";
+    // The crisis lexicon (moderation/lexicon/SPEC.md), loaded once at start-up; relative paths
+    // are resolved against the working folder, like web_root.
+    std::string lexicon = "moderation/lexicon/lexicon.json";
     std::string log_level = "info";
     std::string port_file;   // empty = none
     std::string config_file; // the file that was loaded, empty when none

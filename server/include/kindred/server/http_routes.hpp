@@ -60,6 +60,7 @@ struct http_request_view {
     bool is_upgrade = false;
     std::string_view body;
     std::optional<std::string_view> authorization; // the Authorization header, if present
+    std::optional<std::string_view> if_none_match; // the If-None-Match header, if present
 };
 
 // {"error": code, "message": message} with Content-Type application/json.
@@ -78,8 +79,22 @@ std::optional<std::string> bearer_token(std::string_view authorization);
 // history keep them.
 bool token_in_query(std::string_view target);
 
-// The /v1/config body for cfg.
-std::string client_config_json(const config& cfg);
+// The crisis lexicon as served at /v1/lexicon: the file's exact bytes and its version.
+struct lexicon_document {
+    std::string version; // the file's "version"; also /v1/config's lexicon_version
+    std::string bytes;   // served unchanged, so clients hash and parse what the server parsed
+};
+
+// The /v1/config body for cfg; lexicon_version empty → null.
+std::string client_config_json(const config& cfg, std::string_view lexicon_version = {});
+
+// The strong entity tag for a lexicon version: "\"<version>\"" (quotes and backslashes in the
+// version are dropped so the tag stays a valid quoted-string).
+std::string lexicon_etag(std::string_view version);
+
+// Whether an If-None-Match header value matches etag: "*", or a comma-separated list of
+// tags (weak tags W/"..." compare by their opaque part, RFC 9110 §13.1.2).
+bool if_none_match_matches(std::string_view header, std::string_view etag);
 
 // A handshake without Origin (not a browser) is allowed. With one, it must be in
 // allowed_origins; in dev mode "http://<host>" and "https://<host>" are allowed too.
@@ -89,8 +104,9 @@ bool origin_allowed(std::optional<std::string_view> origin, std::string_view hos
 class http_routes {
 public:
     // web_root: canonical folder, or empty when none is served.
+    // lexicon: served at /v1/lexicon (404 when absent, as in unit tests that need none).
     http_routes(const config& cfg, std::filesystem::path web_root, const metrics& m,
-                std::function<bool()> ready);
+                std::function<bool()> ready, std::optional<lexicon_document> lexicon = {});
 
     // HEAD is answered like GET; the caller drops the body and keeps Content-Length.
     route_result route(const http_request_view& request) const;
@@ -102,6 +118,8 @@ private:
     const metrics& metrics_;
     std::function<bool()> ready_;
     std::string client_config_;
+    std::optional<lexicon_document> lexicon_;
+    std::string lexicon_etag_;
 };
 
 } // namespace kindred::server

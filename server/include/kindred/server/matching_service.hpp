@@ -34,6 +34,10 @@ namespace kindred::relay {
 class conversation_log;
 }
 
+namespace kindred::moderation {
+class lexicon;
+}
+
 namespace kindred::server {
 
 class connection_registry;
@@ -50,6 +54,8 @@ struct matching_service_options {
     std::function<std::int64_t()> clock;
     // Where a matched conversation is created before `matched` is sent (null: not created).
     relay::conversation_log* conversations = nullptr;
+    // Triages each intake (null: every request is risk none). Outlives the service.
+    const moderation::lexicon* lexicon = nullptr;
 };
 
 class matching_service final : public service_router {
