@@ -1,6 +1,6 @@
 -- account_revoke.lua — disable, delete or re-password an account, and kill every token of it:
--- the token hashes, the user's token set, the audit entry and the notice on the revocation
--- channel happen together.
+-- the token hashes, the user's token set, the chained audit entry (audit_append.lua,
+-- prepended) and the notice on the revocation channel happen together.
 -- KEYS: user:{name}, user:{name}:tokens, users, audit, login_fail:{h(name)}
 -- ARGV: name, now_ms, actor, audit_max_len, action (disable|delete|password),
 --       password_hash (password only), channel
@@ -30,7 +30,6 @@ elseif action == 'password' then
 else
   return redis.error_reply('ERR account_revoke: unknown action')
 end
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'actor', ARGV[3],
-           'action', 'user.' .. action, 'target', ARGV[1], 'at', ARGV[2], 'detail', '')
+audit_append(KEYS[4], ARGV[4], ARGV[3], 'user.' .. action, ARGV[1], ARGV[2], '')
 redis.call('PUBLISH', ARGV[7], cjson.encode({user = ARGV[1], reason = reason}))
 return 1 + revoked

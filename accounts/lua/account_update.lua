@@ -1,4 +1,5 @@
--- account_update.lua — set and delete fields of an existing account, with its audit entry.
+-- account_update.lua — set and delete fields of an existing account, with its chained audit
+-- entry (audit_append.lua, prepended).
 -- KEYS: user:{name}, audit
 -- ARGV: name, now_ms, actor, audit_max_len, action, detail, then triples (op, field, value):
 --       op 'S' sets field to value, 'D' deletes field (value ignored).
@@ -19,6 +20,5 @@ for i = 7, #ARGV, 3 do
   end
 end
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'actor', ARGV[3],
-           'action', ARGV[5], 'target', ARGV[1], 'at', ARGV[2], 'detail', ARGV[6])
+audit_append(KEYS[2], ARGV[4], ARGV[3], ARGV[5], ARGV[1], ARGV[2], ARGV[6])
 return 1 + changed

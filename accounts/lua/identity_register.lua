@@ -1,5 +1,5 @@
 -- identity_register.lua — a peer registers its Ed25519 identity key (contract §5).
--- KEYS: user:{name}, audit
+-- KEYS: user:{name}, audit (chained through audit_append.lua, prepended)
 -- ARGV: name, identity_key (base64), now_ms, audit_max_len
 -- Returns 0 no such account, 1 stored, 2 the same key was already registered,
 -- 3 conflict (another key is registered; an admin must reset it first).
@@ -14,6 +14,5 @@ if cur[2] then
   return 3
 end
 redis.call('HSET', KEYS[1], 'identity_key', ARGV[2], 'updated_at', ARGV[3])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'actor', ARGV[1],
-           'action', 'user.register_identity', 'target', ARGV[1], 'at', ARGV[3], 'detail', '')
+audit_append(KEYS[2], ARGV[4], ARGV[1], 'user.register_identity', ARGV[1], ARGV[3], '')
 return 1

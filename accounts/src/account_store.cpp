@@ -21,25 +21,30 @@ namespace {
 
 using boost::system::error_code;
 
+// A script that appends to the audit stream: audit_append.lua's function, then the script.
+// Lua scripts cannot include one another, so the one chained append is shared by prefixing.
+std::string audited(std::string_view body) {
+    return std::string(lua::audit_append) + "\n" + std::string(body);
+}
+
 // The scripts, each hashed once (SHA1 for EVALSHA) on first use.
 struct script_set {
-    store::script account_create{std::string(lua::account_create)};
-    store::script account_update{std::string(lua::account_update)};
-    store::script account_revoke{std::string(lua::account_revoke)};
+    store::script account_create{audited(lua::account_create)};
+    store::script account_update{audited(lua::account_update)};
+    store::script account_revoke{audited(lua::account_revoke)};
     store::script account_get{std::string(lua::account_get)};
     store::script account_list{std::string(lua::account_list)};
     store::script login_begin{std::string(lua::login_begin)};
     store::script token_issue{std::string(lua::token_issue)};
     store::script token_lookup{std::string(lua::token_lookup)};
     store::script token_logout{std::string(lua::token_logout)};
-    store::script identity_register{std::string(lua::identity_register)};
+    store::script identity_register{audited(lua::identity_register)};
 };
 
 const script_set& scripts() {
     static const script_set s;
     return s;
 }
-
 
 std::string join(const std::vector<std::string>& items) {
     std::string out;

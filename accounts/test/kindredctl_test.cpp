@@ -391,7 +391,7 @@ TEST(Kindredctl, HelpOnEveryCommand) {
         {"user", "list"},      {"user", "show"},          {"user", "disable"},
         {"user", "enable"},    {"user", "delete"},        {"user", "passwd"},
         {"user", "set-alias"}, {"user", "set-languages"}, {"user", "reset-identity"},
-        {"demo-seed"}};
+        {"demo-seed"},         {"audit", "verify"},       {"audit", "tail"}};
     for (auto c : commands) {
         std::string words;
         for (const auto& w : c)
@@ -514,4 +514,52 @@ TEST(Kindredctl, BadConfigIsAUsageError) {
     auto missing =
         k.run({"--config", (k.dir() / "missing.json").string(), "user", "list"}, "", {}, {}, true);
     EXPECT_EQ(missing.code, 2) << missing.out;
+}
+
+TEST(Kindredctl, AuditVerifyAndTail) {
+    kindredctl_env k;
+    ASSERT_EQ(k.run({"user", "add", "river", "--role", "peer", "--alias", "R", "--languages", "en",
+                     "--password-stdin"},
+                    "secret passphrase one\n")
+                  .code,
+              0);
+    ASSERT_EQ(k.run({"--actor", "ops", "user", "set-alias", "river", "Riv"}).code, 0);
+    ASSERT_EQ(k.run({"user", "disable", "river"}).code, 0);
+
+    auto ok = k.run({"audit", "verify"});
+    EXPECT_EQ(ok.code, 0) << ok.out;
+    EXPECT_NE(ok.out.find("ok, 3 entries"), std::string::npos) << ok.out;
+
+    auto tail = k.run({"--json", "audit", "tail", "-n", "2"});
+    ASSERT_EQ(tail.code, 0) << tail.out;
+    const auto tail_json = tail.parsed();
+    const auto& entries = tail_json.at("entries").as_array();
+    ASSERT_EQ(entries.size(), 2u);
+    EXPECT_EQ(field(entries[0], "action"), "user.set_alias");
+    EXPECT_EQ(field(entries[0], "actor"), "ops");
+    EXPECT_EQ(field(entries[1], "action"), "user.disable");
+    EXPECT_EQ(field(entries[1], "seq"), "3");
+    const auto middle = field(entries[0], "id");
+    const auto last = field(entries[1], "id");
+
+    auto text = k.run({"audit", "tail"});
+    EXPECT_EQ(text.code, 0);
+    EXPECT_NE(text.out.find("user.create"), std::string::npos) << text.out;
+    EXPECT_EQ(text.out.find("secret passphrase"), std::string::npos) << text.out;
+
+    k.redis.command({"XDEL", "audit", middle});
+    auto bad = k.run({"audit", "verify"});
+    EXPECT_EQ(bad.code, 6) << bad.out;
+    EXPECT_NE(bad.out.find(last), std::string::npos) << bad.out;
+    EXPECT_NE(bad.out.find("missing"), std::string::npos) << bad.out;
+    auto bad_json = k.run({"--json", "audit", "verify"});
+    EXPECT_EQ(bad_json.code, 6);
+    EXPECT_EQ(field(bad_json.parsed(), "entry"), last);
+
+    EXPECT_EQ(k.run({"audit", "tail", "-n", "0"}).code, 2);
+    EXPECT_EQ(k.run({"audit", "nonsense"}).code, 2);
+    EXPECT_EQ(k.run({"audit", "verify", "--help"}).code, 0);
+    auto help = k.run({"audit", "tail", "--help"});
+    EXPECT_EQ(help.code, 0);
+    EXPECT_NE(help.out.find("-n N"), std::string::npos) << help.out;
 }

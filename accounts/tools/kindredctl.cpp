@@ -1,9 +1,11 @@
-// kindredctl.cpp — the admin tool: staff accounts in Redis, directly (no server needed).
+// kindredctl.cpp — the admin tool: staff accounts and the audit chain in Redis, directly (no
+// server needed).
 // Reads the server's own config file format (kindred::server::load_config) for the Redis
 // address and the tag/language catalog. One command per run; exit codes are a contract with
 // operators' scripts (see usage_text and accounts/README.md).
 // Threading: the Redis client runs on a background io thread; main() waits for each answer.
 #include <kindred/accounts/account_store.hpp>
+#include <kindred/accounts/audit.hpp>
 #include <kindred/accounts/identity.hpp>
 #include <kindred/accounts/model.hpp>
 #include <kindred/accounts/password.hpp>
@@ -49,6 +51,7 @@ enum exit_code : int {
     exit_not_found = 3,   // no such user
     exit_conflict = 4,    // the user already exists
     exit_unavailable = 5, // Redis cannot be reached
+    exit_tampered = 6,    // audit verify: the audit chain is broken
 };
 
 const char* const usage_text = R"(Usage: kindredctl [global options] COMMAND [options]
@@ -70,6 +73,8 @@ Commands:
   user set-languages NAME en,es
   user reset-identity NAME   (lets the peer's client register a new identity key)
   demo-seed                  (dev mode only: demo-peer, demo-moderator, demo-admin)
+  audit verify               (checks the audit stream's hash chain)
+  audit tail [-n N]          (the last N audit entries, default 20)
 Run `kindredctl COMMAND --help` for one command.
 
 Global options (anywhere on the line):
@@ -88,7 +93,7 @@ With it, the password is the first line of standard input (12 to 1024 bytes).
 
 Exit codes: 0 ok, 1 operation failed, 2 usage or invalid value (role, date, tag or language
 not in the catalog, bad name or alias), 3 no such user, 4 user already exists,
-5 Redis unavailable.
+5 Redis unavailable, 6 audit chain broken (audit verify).
 )";
 
 struct command_spec {
@@ -186,6 +191,25 @@ const std::vector<command_spec>& commands() {
          "the config)\n"
          "  Creates, or resets, demo-peer (certified for a few tags for a year), demo-moderator\n"
          "  and demo-admin, and prints their passwords. Never outside dev mode."},
+        {{"audit", "verify"},
+         {},
+         {},
+         {},
+         {},
+         "kindredctl audit verify\n"
+         "  Checks the audit stream's hash chain from its first present entry (older entries\n"
+         "  trimmed by MAXLEN are not provable) to the head. Prints \"ok, N entries\" (exit 0),\n"
+         "  or names the first bad entry and why (exit 6): hash mismatch (changed), entries\n"
+         "  missing before it (deleted or moved), out of order, prev mismatch, not chained,\n"
+         "  or the newest entries missing."},
+        {{"audit", "tail"},
+         {},
+         {"n"},
+         {},
+         {},
+         "kindredctl audit tail [-n N]\n"
+         "  The last N audit entries (default 20, at most 100000), oldest first. Entries hold\n"
+         "  no secrets: who, what, when, on which account."},
     };
     return all;
 }
@@ -198,11 +222,10 @@ struct output {
     // An error: text on stderr, or {"ok":false,...} on stdout with --json. Returns `code`.
     int fail(int code, const std::string& message) const {
         if (json) {
-            static const std::map<int, const char*> names = {{exit_failed, "failed"},
-                                                             {exit_usage, "usage"},
-                                                             {exit_not_found, "not_found"},
-                                                             {exit_conflict, "conflict"},
-                                                             {exit_unavailable, "unavailable"}};
+            static const std::map<int, const char*> names = {
+                {exit_failed, "failed"},           {exit_usage, "usage"},
+                {exit_not_found, "not_found"},     {exit_conflict, "conflict"},
+                {exit_unavailable, "unavailable"}, {exit_tampered, "tampered"}};
             json::object o{{"ok", false}, {"error", names.at(code)}, {"message", message}};
             std::cout << json::serialize(o) << "\n";
         } else {
@@ -298,7 +321,8 @@ struct parsed_line {
     std::vector<std::string> unknown_options;
 };
 
-const std::set<std::string> all_value_options = {"role", "alias", "languages", "tags", "until"};
+const std::set<std::string> all_value_options = {"role", "alias", "languages",
+                                                 "tags", "until", "n"};
 const std::set<std::string> all_flag_options = {"password-stdin"};
 
 // Returns an error message, or empty.
@@ -318,8 +342,9 @@ std::string parse_line(const std::vector<std::string>& args, parsed_line& out) {
             out.help = true;
             continue;
         }
-        if (a.rfind("--", 0) != 0) return "unknown option " + a;
-        std::string name = a.substr(2);
+        // -n N (audit tail) is the one short option with a value.
+        if (a.rfind("--", 0) != 0 && a != "-n") return "unknown option " + a;
+        std::string name = a == "-n" ? std::string("n") : a.substr(2);
         std::optional<std::string> value;
         if (auto eq = name.find('='); eq != std::string::npos) {
             value = name.substr(eq + 1);
@@ -418,6 +443,7 @@ public:
     }
 
     ka::account_store& store() { return *store_; }
+    ks::client& client() { return *client_; }
 
     // Runs start(handler) and waits for the handler's arguments.
     template <class... Args, class Start>
@@ -686,6 +712,71 @@ int cmd_demo_seed(context& c) {
     return exit_ok;
 }
 
+json::object audit_json(const ka::audit_entry& e) {
+    return json::object{{"id", e.id},         {"seq", e.seq},     {"prev", e.prev},
+                        {"hash", e.hash},     {"actor", e.actor}, {"action", e.action},
+                        {"target", e.target}, {"at", e.at},       {"detail", e.detail}};
+}
+
+int cmd_audit_verify(context& c) {
+    auto [ec, r] = c.s->call<error_code, ka::audit_report>(
+        [&](auto h) { ka::verify_audit(c.s->client(), "audit", std::move(h)); });
+    if (ec) return report(c, ec, "");
+    if (!r.ok) {
+        const std::string where = r.bad_id.empty() ? std::string() : "entry " + r.bad_id + ": ";
+        if (c.out.json) {
+            c.out.emit(json::object{{"ok", false},
+                                    {"error", "tampered"},
+                                    {"entry", r.bad_id},
+                                    {"reason", r.reason},
+                                    {"checked", r.checked},
+                                    {"message", "audit chain broken: " + where + r.reason}});
+            return exit_tampered;
+        }
+        std::cerr << "kindredctl: audit chain broken: " << where << r.reason << "\n";
+        return exit_tampered;
+    }
+    if (c.out.json)
+        c.out.emit(json::object{{"ok", true}, {"checked", r.checked}});
+    else
+        std::cout << "ok, " << r.checked << " entries\n";
+    return exit_ok;
+}
+
+int cmd_audit_tail(context& c, const parsed_line& line) {
+    std::size_t n = 20;
+    if (auto it = line.options.find("n"); it != line.options.end()) {
+        const auto& t = it->second;
+        if (t.empty() || t.size() > 6 || t.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoul(t) < 1 || std::stoul(t) > 100000)
+            return c.out.fail(exit_usage, "-n: a number from 1 to 100000");
+        n = std::stoul(t);
+    }
+    auto [ec, entries] = c.s->call<error_code, std::vector<ka::audit_entry>>(
+        [&](auto h) { ka::tail_audit(c.s->client(), "audit", n, std::move(h)); });
+    if (ec) return report(c, ec, "");
+    if (c.out.json) {
+        json::array all;
+        for (const auto& e : entries)
+            all.emplace_back(audit_json(e));
+        c.out.emit(json::object{{"ok", true}, {"entries", std::move(all)}});
+        return exit_ok;
+    }
+    if (entries.empty()) {
+        std::cout << "no audit entries\n";
+        return exit_ok;
+    }
+    for (const auto& e : entries) {
+        std::int64_t at = 0;
+        if (!e.at.empty() && e.at.size() < 19 &&
+            e.at.find_first_not_of("0123456789") == std::string::npos)
+            at = std::stoll(e.at);
+        std::cout << utc_time(at) << "  " << e.seq << "  " << e.actor << "  " << e.action << "  "
+                  << e.target << (e.detail.empty() ? "" : "  " + e.detail) << "\n";
+    }
+    return exit_ok;
+}
+
 int run(context& c, const command_spec& spec, const parsed_line& line) {
     const auto& w = line.words;
     const std::string name = spec.positionals.empty() ? std::string() : w[spec.words.size()];
@@ -696,6 +787,8 @@ int run(context& c, const command_spec& spec, const parsed_line& line) {
     if (verb == "list") return cmd_user_list(c);
     if (verb == "show") return cmd_user_show(c, name);
     if (verb == "demo-seed") return cmd_demo_seed(c);
+    if (spec.words.front() == "audit")
+        return verb == "verify" ? cmd_audit_verify(c) : cmd_audit_tail(c, line);
 
     if (int e = check_user_name(c, name)) return e;
     error_code ec;
@@ -775,8 +868,9 @@ int main(int argc, char** argv) {
     if (line.help) {
         if (spec)
             std::cout << "Usage: " << spec->help << "\n";
-        else if (!line.words.empty() && line.words.front() == "user")
-            std::cout << group_help("user");
+        else if (!line.words.empty() &&
+                 (line.words.front() == "user" || line.words.front() == "audit"))
+            std::cout << group_help(line.words.front());
         else
             std::cout << usage_text;
         return exit_ok;
@@ -786,11 +880,13 @@ int main(int argc, char** argv) {
         return exit_usage;
     }
     if (!spec) {
-        if (line.words.front() == "user")
-            return out.fail(exit_usage, (line.words.size() > 1
-                                             ? "unknown command \"user " + line.words[1] + "\""
-                                             : std::string("`user` needs a command")) +
-                                            "\n" + group_help("user"));
+        const auto& group = line.words.front();
+        if (group == "user" || group == "audit")
+            return out.fail(exit_usage,
+                            (line.words.size() > 1
+                                 ? "unknown command \"" + group + " " + line.words[1] + "\""
+                                 : "`" + group + "` needs a command") +
+                                "\n" + group_help(group));
         return out.fail(exit_usage,
                         "unknown command \"" + line.words.front() + "\" (see kindredctl --help)");
     }
