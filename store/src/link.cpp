@@ -8,9 +8,26 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include <csignal>
+#include <mutex>
+
 namespace kindred::store::detail {
 
 namespace asio = boost::asio;
+
+namespace {
+
+// hiredis writes with write(2), not send(MSG_NOSIGNAL): a write to a Redis that just closed the
+// connection (a restart, a kill) raises SIGPIPE, whose default action ends the whole process.
+// Every process that talks to Redis through this library therefore ignores SIGPIPE; the failed
+// write then reports EPIPE and the connection reconnects like any other drop. Process-wide, so
+// done once, before the first connection.
+void ignore_sigpipe_once() {
+    static std::once_flag once;
+    std::call_once(once, [] { std::signal(SIGPIPE, SIG_IGN); });
+}
+
+} // namespace
 
 link::link(const strand_type& strand)
     : strand_(strand)
@@ -28,6 +45,7 @@ link::~link() {
 
 std::shared_ptr<link> link::open(const strand_type& strand, const endpoint& where, events ev,
                                  void* owner, std::string& why) {
+    ignore_sigpipe_once();
     redisAsyncContext* ac = where.type == endpoint::kind::unix_socket
                                 ? redisAsyncConnectUnix(where.path.c_str())
                                 : redisAsyncConnect(where.host.c_str(), where.port);

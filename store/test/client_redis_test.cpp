@@ -3,6 +3,7 @@
 #include <kindred/testsupport/redis_process.hpp>
 
 #include <atomic>
+#include <csignal>
 
 using namespace kindred::store;
 using namespace kindred::store::test;
@@ -343,6 +344,22 @@ TEST(ClientRedis, PipelinedEvalsOfANewScriptRunInOrderWhileAnotherClientLoadsIt)
     for (int i = 0; i < n; ++i)
         expected += (i ? "\n" : "") + std::to_string(i);
     EXPECT_EQ(stored, expected);
+}
+
+// Regression: the subscriber restart test died of SIGPIPE (hiredis writes with write(2) to a
+// Redis that had just closed the socket). Using the library must leave SIGPIPE ignored.
+TEST(ClientRedis, ConnectingLeavesSigpipeIgnoredSoAClosedRedisCannotKillTheProcess) {
+    io_thread io;
+    redis_process redis;
+    client c(io.io, fast_client(unix_endpoint(redis.unix_address())));
+    c.start();
+    ASSERT_TRUE(eventually([&] { return c.connected(); }));
+    struct sigaction current {};
+    ASSERT_EQ(::sigaction(SIGPIPE, nullptr, &current), 0);
+    EXPECT_EQ(current.sa_handler, SIG_IGN);
+    redis.kill9(); // and a write after the drop fails with EPIPE instead of ending the test
+    run(c, {"PING"});
+    c.stop();
 }
 
 TEST(ClientRedis, LoadReturnsTheSha1) {
