@@ -4,6 +4,8 @@
 #include <kindred/protocol/base64.hpp>
 #include <kindred/testsupport/process.hpp>
 
+#include <sodium.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -338,6 +340,38 @@ conversation_pair relay_fixture::match(ws_client& seeker, ws_client& peer) {
     c.peer_crypto = std::move(*pc);
     c.conversation_id = pm.conversation_id;
     return c;
+}
+
+ed25519_pair::ed25519_pair() {
+    static_assert(crypto_sign_PUBLICKEYBYTES == 32 && crypto_sign_SECRETKEYBYTES == 64);
+    crypto_sign_keypair(pk.data(), sk.data());
+}
+
+std::string b64(std::span<const std::uint8_t> bytes) {
+    return kindred::protocol::base64_encode(bytes);
+}
+
+std::string prekey_json(const ed25519_pair& signer) {
+    std::array<std::uint8_t, crypto_box_PUBLICKEYBYTES> pk{};
+    std::array<std::uint8_t, crypto_box_SECRETKEYBYTES> sk{};
+    crypto_box_keypair(pk.data(), sk.data());
+    std::array<std::uint8_t, crypto_sign_BYTES> sig{};
+    crypto_sign_detached(sig.data(), nullptr, pk.data(), pk.size(), signer.sk.data());
+    return R"({"prekey":")" + b64(pk) + R"(","signature":")" + b64(sig) + R"("})";
+}
+
+boost::json::object wait_for(ws_client& ws, std::string_view type) {
+    for (int i = 0; i < 50; ++i) {
+        auto f = ws.receive(10s);
+        if (!f.is_text()) {
+            ADD_FAILURE() << "waiting for " << type << ": " << kindred::client::describe(f);
+            return {};
+        }
+        auto o = object_of(f);
+        if (str(o, "type") == type) return o;
+    }
+    ADD_FAILURE() << "no " << type << " in 50 frames";
+    return {};
 }
 
 } // namespace kindred::itest

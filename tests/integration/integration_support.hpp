@@ -14,9 +14,12 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -167,5 +170,19 @@ protected:
     // both sides' crypto; failures are recorded (conversation_id empty then).
     conversation_pair match(ws_client& seeker, ws_client& peer);
 };
+
+// A peer's Ed25519 identity key pair, fresh from libsodium.
+struct ed25519_pair {
+    std::array<std::uint8_t, 32> pk{};
+    std::array<std::uint8_t, 64> sk{};
+    ed25519_pair();
+};
+// Standard base64 with padding, as on the wire.
+std::string b64(std::span<const std::uint8_t> bytes);
+// One {"prekey","signature"} JSON object: a fresh X25519 key signed by `signer`.
+std::string prekey_json(const ed25519_pair& signer);
+// Receives until a text frame of `type` (other frames are skipped); a timeout, close or error
+// frame records a failure and returns {}.
+boost::json::object wait_for(ws_client& ws, std::string_view type);
 
 } // namespace kindred::itest

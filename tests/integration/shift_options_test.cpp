@@ -15,42 +15,6 @@ namespace {
 
 namespace json = boost::json;
 
-struct ed25519_pair {
-    std::array<std::uint8_t, crypto_sign_PUBLICKEYBYTES> pk{};
-    std::array<std::uint8_t, crypto_sign_SECRETKEYBYTES> sk{};
-    ed25519_pair() { crypto_sign_keypair(pk.data(), sk.data()); }
-};
-
-std::string b64(std::span<const std::uint8_t> bytes) {
-    return protocol::base64_encode(bytes);
-}
-
-// One {"prekey","signature"} signed by `signer`.
-std::string prekey_json(const ed25519_pair& signer) {
-    std::array<std::uint8_t, crypto_box_PUBLICKEYBYTES> pk{};
-    std::array<std::uint8_t, crypto_box_SECRETKEYBYTES> sk{};
-    crypto_box_keypair(pk.data(), sk.data());
-    std::array<std::uint8_t, crypto_sign_BYTES> sig{};
-    crypto_sign_detached(sig.data(), nullptr, pk.data(), pk.size(), signer.sk.data());
-    return R"({"prekey":")" + b64(pk) + R"(","signature":")" + b64(sig) + R"("})";
-}
-
-// Receives until a text frame of `type` (others skipped); a timeout/close/error records a
-// failure and returns {}.
-json::object wait_for(ws_client& ws, std::string_view type) {
-    for (int i = 0; i < 50; ++i) {
-        auto f = ws.receive(10s);
-        if (!f.is_text()) {
-            ADD_FAILURE() << "waiting for " << type << ": " << kindred::client::describe(f);
-            return {};
-        }
-        auto o = object_of(f);
-        if (str(o, "type") == type) return o;
-    }
-    ADD_FAILURE() << "no " << type << " in 50 frames";
-    return {};
-}
-
 std::int64_t unix_ms_now() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
