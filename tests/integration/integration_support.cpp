@@ -374,4 +374,22 @@ boost::json::object wait_for(ws_client& ws, std::string_view type) {
     return {};
 }
 
+synced_messages sync_and_decrypt(ws_client& ws, const std::string& conversation_id,
+                                 kindred::client::e2e::conversation_crypto& crypto,
+                                 std::string_view id) {
+    namespace kp = kindred::protocol;
+    synced_messages out;
+    out.frames = ws.request(kp::encode_client_message(kp::sync{conversation_id, 0}, id));
+    for (auto& f : out.frames) {
+        auto frame = kp::decode_server_frame(f.text);
+        if (!frame || frame->type != "message") continue;
+        auto ev = event_of<kp::message_event>(*frame);
+        out.offsets.push_back(ev.offset);
+        auto t = crypto.decrypt(ev);
+        EXPECT_TRUE(t) << t.error().message();
+        out.texts.push_back(t ? *t : std::string{});
+    }
+    return out;
+}
+
 } // namespace kindred::itest

@@ -185,4 +185,15 @@ std::string prekey_json(const ed25519_pair& signer);
 // frame records a failure and returns {}.
 boost::json::object wait_for(ws_client& ws, std::string_view type);
 
+// The messages one `sync` (request id `id`) returned, decrypted with `crypto`: their offsets
+// and texts in the order received, and every frame of the answer (the last is the ok).
+struct synced_messages {
+    std::vector<std::int64_t> offsets;
+    std::vector<std::string> texts;
+    std::vector<ws_frame> frames;
+};
+synced_messages sync_and_decrypt(ws_client& ws, const std::string& conversation_id,
+                                 kindred::client::e2e::conversation_crypto& crypto,
+                                 std::string_view id = "y");
+
 } // namespace kindred::itest

@@ -88,18 +88,7 @@ TEST_F(PeerResume, PeerResumesOnTheOtherInstanceSyncsOnceAndRetryIsNotDuplicated
     auto fresh = e2e::conversation_crypto::for_peer(conv, prekey->second, identity_.public_key,
                                                     c.seeker_keys.public_key);
     ASSERT_TRUE(fresh);
-    auto frames = resumed.request(kp::encode_client_message(kp::sync{conv, 0}, "y"));
-    std::vector<std::int64_t> offsets;
-    std::vector<std::string> texts;
-    for (auto& f : frames) {
-        auto frame = kp::decode_server_frame(f.text);
-        if (!frame || frame->type != "message") continue;
-        auto ev = event_of<kp::message_event>(*frame);
-        offsets.push_back(ev.offset);
-        auto t = fresh->decrypt(ev);
-        ASSERT_TRUE(t) << t.error().message();
-        texts.push_back(*t);
-    }
+    auto [offsets, texts, frames] = sync_and_decrypt(resumed, conv, *fresh);
     EXPECT_EQ(offsets, (std::vector<std::int64_t>{1, 4, 5, 6}));
     EXPECT_EQ(texts, (std::vector<std::string>{"seeker 1", "seeker 2", "seeker 3", "seeker 4"}));
     auto done = expect_ok(last(frames), "y");

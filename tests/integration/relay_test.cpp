@@ -97,18 +97,7 @@ TEST_F(Relay, EncryptedBothWaysAndSyncAfterResumeOnTheOtherInstance) {
     EXPECT_EQ(list[0].as_object().at("last_offset").as_int64(), 4);
     auto fresh = e2e::conversation_crypto::for_seeker(conv, own, sm.peer);
     ASSERT_TRUE(fresh);
-    auto frames = resumed.request(kp::encode_client_message(kp::sync{conv, 0}, "y"));
-    std::vector<std::int64_t> offsets;
-    std::vector<std::string> texts;
-    for (auto& f : frames) {
-        auto frame = kp::decode_server_frame(f.text);
-        if (!frame || frame->type != "message") continue;
-        auto ev = event_of<kp::message_event>(*frame);
-        offsets.push_back(ev.offset);
-        auto t = fresh->decrypt(ev);
-        ASSERT_TRUE(t) << t.error().message();
-        texts.push_back(*t);
-    }
+    auto [offsets, texts, frames] = sync_and_decrypt(resumed, conv, *fresh);
     EXPECT_EQ(offsets, (std::vector<std::int64_t>{2, 3, 4}));
     EXPECT_EQ(texts,
               (std::vector<std::string>{canary + " from the peer 1", canary + " from the peer 2",
