@@ -15,6 +15,8 @@
 #include <kindred/server/instance_registry.hpp>
 #include <kindred/server/listener.hpp>
 #include <kindred/server/matching_service.hpp>
+#include <kindred/server/moderation_service.hpp>
+#include <kindred/moderation/moderation_store.hpp>
 #include <kindred/server/metrics.hpp>
 #include <kindred/server/relay_service.hpp>
 #include <kindred/server/server_context.hpp>
@@ -319,11 +321,57 @@ int run(ks::config cfg) {
         matching_service.on_sweep(r);
     };
     rsopts.tracker = &tracker;
+    ks::moderation_service* moderator_ptr = nullptr;
+    rsopts.on_ended = [&moderator_ptr](const std::string& conversation, const std::string& peer) {
+        if (moderator_ptr) moderator_ptr->on_ended(conversation, peer);
+    };
     ks::relay_service relay_service(conversations, matching, redis, events, std::move(rsopts));
     relay_ptr = &relay_service;
+
+    // Moderation (issue #5) on its own Redis connection: the escalation lane never waits
+    // behind a long sync or a burst of sends on the command connection.
+    store::client_options mod_copts = copts;
+    mod_copts.name = "mod";
+    mod_copts.on_state = [](bool up) {
+        spdlog::info("event=redis_connection lane=moderation state={}", up ? "up" : "down");
+    };
+    store::client mod_redis(io, mod_copts);
+    kindred::moderation::moderation_options modopts;
+    modopts.deadlines[static_cast<int>(kindred::protocol::level::imminent)] =
+        std::chrono::seconds(cfg.timing.imminent_deadline_s);
+    modopts.deadlines[static_cast<int>(kindred::protocol::level::high)] =
+        std::chrono::seconds(cfg.timing.high_deadline_s);
+    modopts.presence_ttl = std::chrono::seconds(cfg.timing.moderator_presence_s);
+    kindred::moderation::moderation_store moderation(mod_redis, modopts);
+    ks::moderation_service_options mdsopts;
+    mdsopts.peer_cooldown = std::chrono::seconds(cfg.timing.peer_cooldown_s);
+    ks::moderation_service moderation_service(moderation, conversations, matching, accounts,
+                                              mod_redis, events, relay_service, mdsopts);
+    moderator_ptr = &moderation_service;
+    matching_service.set_moderation_hooks(
+        [&moderation_service](const std::string& session, kindred::protocol::level level,
+                              kindred::protocol::category category) {
+            moderation_service.on_triage(session, level, category);
+        },
+        [&moderation_service](const std::string& session, const std::string& conversation,
+                              const std::string& peer) {
+            moderation_service.on_matched(session, conversation, peer);
+        },
+        [&moderation_service](const std::string& session, const std::string& device,
+                              std::function<void()> then) {
+            moderation_service.before_enqueue(session, device, std::move(then));
+        });
+    // A ban closes the banned party's sockets (4005) on the instance that holds them.
+    events.on_notice(std::string(ks::moderation_service::banned_notice),
+                     [&connections](const std::string& session, const boost::json::object&) {
+                         for (auto& c : connections.find_session(session))
+                             c->close(ks::close_codes::banned, "banned");
+                     });
+
     ks::service_hub services;
     services.add(matching_service);
     services.add(relay_service);
+    services.add(moderation_service);
     ctx.services = &services;
     ctx.conversations_of =
         [&conversations](
@@ -408,7 +456,25 @@ int run(ks::config cfg) {
     };
     relax_tick();
 
+    // Due re-pages four times a second: the store hands each to exactly one instance.
+    net::steady_timer repage_timer(match_strand);
+    std::function<void()> repage_tick;
+    int repage_ticks = 0;
+    const int moderator_presence_every =
+        std::max(1, static_cast<int>(cfg.timing.moderator_presence_s) * 4 / 3);
+    repage_tick = [&] {
+        repage_timer.expires_after(std::chrono::milliseconds(250));
+        repage_timer.async_wait([&](boost::system::error_code ec) {
+            if (ec || ctx.draining.load()) return;
+            moderation_service.repage_tick();
+            if (++repage_ticks % moderator_presence_every == 0) moderation_service.presence_tick();
+            repage_tick();
+        });
+    };
+    repage_tick();
+
     redis.start();
+    mod_redis.start();
     bus.start();
     registry.start();
     listener.start();

@@ -162,10 +162,18 @@ void matching_service::request_match(service_request r, answer_handler h) {
     // Intake triage (contract §8): each of the request's languages, the highest level wins.
     // The intake text is never logged or stored; only the level is.
     auto risk = protocol::risk::none;
+    auto triage_category = protocol::category::other;
     if (m.intake && options_.lexicon) {
         auto best = moderation::level::none;
-        for (const auto& language : m.languages)
-            best = std::max(best, options_.lexicon->assess(language, *m.intake).risk);
+        for (const auto& language : m.languages) {
+            const auto a = options_.lexicon->assess(language, *m.intake);
+            if (a.risk > best) {
+                best = a.risk;
+                triage_category =
+                    protocol::from_string<protocol::category>(moderation::to_string(a.kind))
+                        .value_or(protocol::category::other);
+            }
+        }
         static_assert(static_cast<int>(moderation::level::imminent) ==
                       static_cast<int>(protocol::risk::imminent));
         risk = static_cast<protocol::risk>(static_cast<int>(best));
@@ -187,26 +195,37 @@ void matching_service::request_match(service_request r, answer_handler h) {
     e.languages = m.languages;
     e.risk_level = risk;
     e.payload = protocol::base64_encode(m.pubkey);
-    matching_.enqueue(std::move(e), [this, id = r.id, session, had_intake, h = std::move(h)](
-                                        boost::system::error_code ec, matching::queue_entry q) {
-        if (ec) {
-            if (had_intake) {
-                std::lock_guard lock(mutex_);
-                intakes_.erase(session);
+    auto enqueue = [this, id = r.id, session, had_intake, risk, triage_category, e = std::move(e),
+                    h = std::move(h)]() mutable {
+        matching_.enqueue(std::move(e), [this, id, session, had_intake, risk, triage_category,
+                                         h = std::move(h)](boost::system::error_code ec,
+                                                           matching::queue_entry q) {
+            if (ec) {
+                if (had_intake) {
+                    std::lock_guard lock(mutex_);
+                    intakes_.erase(session);
+                }
+                return h(store_error(id, ec));
             }
-            return h(store_error(id, ec));
-        }
-        service_answer a;
-        a.frames.push_back(make_ok_frame(id));
-        if (q.position > 0) {
-            std::lock_guard lock(mutex_);
-            waiting_[session] = q.position;
-            a.frames.push_back(queued_frame(q.position, q.estimated_wait_s));
-        }
-        h(std::move(a));
-        matching_.match_seeker(session,
-                               [this](const matching::sweep_report& rep) { on_sweep(rep); });
-    });
+            service_answer a;
+            a.frames.push_back(make_ok_frame(id));
+            if (q.position > 0) {
+                std::lock_guard lock(mutex_);
+                waiting_[session] = q.position;
+                a.frames.push_back(queued_frame(q.position, q.estimated_wait_s));
+            }
+            h(std::move(a));
+            // Triage at high or imminent raises an escalation (source triage) for the moderators.
+            if (risk >= protocol::risk::high && options_.on_triage)
+                options_.on_triage(session,
+                                   static_cast<protocol::level>(static_cast<int>(risk) - 1),
+                                   triage_category);
+            matching_.match_seeker(session,
+                                   [this](const matching::sweep_report& rep) { on_sweep(rep); });
+        });
+    };
+    if (!options_.before_enqueue) return enqueue();
+    options_.before_enqueue(session, r.device_id, std::move(enqueue));
 }
 
 void matching_service::cancel_match(service_request r, answer_handler h) {
@@ -358,6 +377,9 @@ void matching_service::store_prekeys(service_request r, answer_handler h) {
 void matching_service::on_match(const matching::match_record& record) {
     spdlog::info("event=matched conversation={}… relaxed={} waited_s={}",
                  record.conversation_id.substr(0, 6), record.relaxed, record.waited_s());
+    // Escalations the seeker raised while queued now name the conversation (join, cooldown).
+    if (options_.on_matched)
+        options_.on_matched(record.session, record.conversation_id, record.peer_id);
     if (!options_.conversations) return announce(record);
     // The conversation exists before either side hears of it, so their first `send` finds
     // it. create is idempotent: one retry covers a dropped answer.

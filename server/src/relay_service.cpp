@@ -7,6 +7,7 @@
 #include <kindred/server/delivery_tracker.hpp>
 #include <kindred/server/event_bus.hpp>
 #include <kindred/server/matching_service.hpp>
+#include <kindred/server/moderation_service.hpp>
 #include <kindred/server/relay_service.hpp>
 #include <kindred/server/session_store.hpp>
 #include <kindred/store/client.hpp>
@@ -91,13 +92,14 @@ void relay_service::deliver_to(const relay::member& m, std::string type, std::st
         bus_.deliver(m.id, std::move(type), std::move(text));
         return;
     }
-    if (m.role != protocol::role::peer) return; // moderators: issue #8
-    redis_.command({"GET", matching_service::peer_session_key(m.id)},
-                   [this, type = std::move(type), text = std::move(text)](
-                       boost::system::error_code ec, store::reply reply) mutable {
-                       if (ec || !reply.is_string()) return; // offline: sync recovers
-                       bus_.deliver(reply.str(), std::move(type), std::move(text));
-                   });
+    const auto pointer = m.role == protocol::role::peer
+                             ? matching_service::peer_session_key(m.id)
+                             : moderation_service::moderator_session_key(m.id);
+    redis_.command({"GET", pointer}, [this, type = std::move(type), text = std::move(text)](
+                                         boost::system::error_code ec, store::reply reply) mutable {
+        if (ec || !reply.is_string()) return; // offline: sync recovers
+        bus_.deliver(reply.str(), std::move(type), std::move(text));
+    });
 }
 
 void relay_service::connection_closed(const std::string& session_id) {
@@ -110,9 +112,28 @@ void relay_service::read_for(const std::string& session, const std::string& conv
     log_.meta(conversation, [this, session, conversation, after, done = std::move(done)](
                                 boost::system::error_code ec, relay::conversation_meta meta) {
         if (ec) return done(false, {});
-        // Seekers are parties by session id; anyone else here is the peer (moderators: #8).
-        const auto role =
-            meta.parties.seeker == session ? protocol::role::seeker : protocol::role::peer;
+        // Seekers are parties by session id; staff by username, so a moderator is told
+        // apart from the peer by its session pointer.
+        if (meta.parties.seeker == session || meta.parties.moderator.empty())
+            return read_as(conversation, after,
+                           meta.parties.seeker == session ? protocol::role::seeker
+                                                          : protocol::role::peer,
+                           std::move(done));
+        redis_.command({"GET", moderation_service::moderator_session_key(meta.parties.moderator)},
+                       [this, session, conversation, after, done = std::move(done)](
+                           boost::system::error_code gec, store::reply r) mutable {
+                           const bool moderator = !gec && r.is_string() && r.str() == session;
+                           read_as(conversation, after,
+                                   moderator ? protocol::role::moderator : protocol::role::peer,
+                                   std::move(done));
+                       });
+    });
+}
+
+void relay_service::read_as(const std::string& conversation, std::int64_t after,
+                            protocol::role role,
+                            std::function<void(bool ok, std::vector<tracked_message>)> done) {
+    {
         relay::read_request q;
         q.conversation_id = conversation;
         q.after = after;
@@ -130,7 +151,7 @@ void relay_service::read_for(const std::string& session, const std::string& conv
             }
             done(true, std::move(out));
         });
-    });
+    }
 }
 
 void relay_service::send(service_request r, answer_handler h) {
@@ -276,6 +297,7 @@ void relay_service::end(service_request r, answer_handler h, bool transfer) {
 void relay_service::announce_end(const std::string& conversation_id, const relay::end_result& res) {
     redis_.command({"ZREM", active_key(), conversation_id},
                    [](boost::system::error_code, store::reply) {});
+    if (options_.on_ended) options_.on_ended(conversation_id, res.parties.peer);
     const auto ev = protocol::encode_event(
         protocol::server_event{protocol::ended{conversation_id, res.by, res.reason}});
     for (const auto& p : res.parties.all())

@@ -56,6 +56,17 @@ struct matching_service_options {
     relay::conversation_log* conversations = nullptr;
     // Triages each intake (null: every request is risk none). Outlives the service.
     const moderation::lexicon* lexicon = nullptr;
+    // Moderation hooks (moderation_service), each optional:
+    // an intake triaged high or imminent (after the request is queued);
+    std::function<void(const std::string& session, protocol::level, protocol::category)> on_triage;
+    // a seeker matched into a conversation with a peer;
+    std::function<void(const std::string& session, const std::string& conversation,
+                       const std::string& peer)>
+        on_matched;
+    // before a seeker queues (device blocks); must call `then` exactly once.
+    std::function<void(const std::string& session, const std::string& device_id,
+                       std::function<void()> then)>
+        before_enqueue;
 };
 
 class matching_service final : public service_router {
@@ -79,6 +90,16 @@ public:
     void relax_tick();
     // Periodic (presence_ttl / 3): renew presence of the peers and waiting seekers held here.
     void presence_tick();
+
+    // Sets the moderation hooks of matching_service_options after construction (the
+    // moderation service is built later); before any request arrives.
+    void set_moderation_hooks(decltype(matching_service_options::on_triage) on_triage,
+                              decltype(matching_service_options::on_matched) on_matched,
+                              decltype(matching_service_options::before_enqueue) before_enqueue) {
+        options_.on_triage = std::move(on_triage);
+        options_.on_matched = std::move(on_matched);
+        options_.before_enqueue = std::move(before_enqueue);
+    }
 
     // `peer:{username}` → the peer's current session (so a match made on any instance can
     // reach it).

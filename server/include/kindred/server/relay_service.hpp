@@ -44,6 +44,9 @@ struct relay_service_options {
     // Told of each message a local session stores itself, and forgets closed sessions
     // (bus recovery, delivery_tracker.hpp). Optional; must outlive the service.
     delivery_tracker* tracker = nullptr;
+    // Once per conversation that ends (however it ends), with its peer: the moderation
+    // service's cooldown check. Optional.
+    std::function<void(const std::string& conversation, const std::string& peer)> on_ended;
 };
 
 class relay_service final : public service_router {
@@ -55,7 +58,7 @@ public:
     void handle(service_request request, answer_handler h) override;
 
     // An encoded event to one party wherever it is connected (a peer through its
-    // peer:{id}:session pointer). Moderators are not reached yet (issue #8).
+    // peer session pointer, a moderator through its moderator session pointer).
     void deliver_to(const relay::member& m, std::string type, std::string text);
 
     // delivery_tracker's `read`: every stored message of `conversation` after `after` as
@@ -64,6 +67,12 @@ public:
                   std::function<void(bool ok, std::vector<tracked_message>)> done);
 
     void connection_closed(const std::string& session_id) override;
+
+    // A moderator ended it (a ban): `ended` with by system and this reason to every party,
+    // the peer's slot released, the seeker not re-queued. The first end wins.
+    void end_by_moderation(const std::string& conversation, std::string reason) {
+        end_by_system(conversation, std::move(reason), false);
+    }
 
     // The grace periods (run about every second on every instance): each active
     // conversation whose peer's matching presence has lapsed (no instance renewed it for
@@ -78,6 +87,8 @@ public:
     static std::string active_key() { return "convs:{active}"; }
 
 private:
+    void read_as(const std::string& conversation, std::int64_t after, protocol::role role,
+                 std::function<void(bool ok, std::vector<tracked_message>)> done);
     void send(service_request r, answer_handler h);
     void forward(service_request r, answer_handler h); // receipt, typing
     struct sync_state;
