@@ -338,9 +338,9 @@ int run(ks::config cfg) {
     store::client mod_redis(io, mod_copts);
     kindred::moderation::moderation_options modopts;
     modopts.deadlines[static_cast<int>(kindred::protocol::level::imminent)] =
-        std::chrono::seconds(cfg.timing.imminent_deadline_s);
+        std::chrono::seconds(cfg.timing.imminent_ack_s);
     modopts.deadlines[static_cast<int>(kindred::protocol::level::high)] =
-        std::chrono::seconds(cfg.timing.high_deadline_s);
+        std::chrono::seconds(cfg.timing.high_ack_s);
     modopts.presence_ttl = std::chrono::seconds(cfg.timing.moderator_presence_s);
     kindred::moderation::moderation_store moderation(mod_redis, modopts);
     ks::moderation_service_options mdsopts;
