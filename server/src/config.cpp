@@ -180,6 +180,13 @@ const std::vector<option_spec>& option_table() {
                         &timing_config::imminent_ack_s));
         t.push_back(tim("high_ack_s", 1, 86400, "re-page deadline of high escalations",
                         &timing_config::high_ack_s));
+        t.push_back(tim("moderator_presence_s", 3, 3600,
+                        "a moderator stays on duty this long after its console's last sign",
+                        &timing_config::moderator_presence_s));
+        t.push_back(tim("peer_cooldown_s", 0, 86400,
+                        "no new match for a peer this long after a conversation with a "
+                        "high or imminent escalation ends (0: none)",
+                        &timing_config::peer_cooldown_s));
         t.push_back(tim("redis_command_timeout_ms", 10, 600000, "per Redis command",
                         &timing_config::redis_command_timeout_ms));
         t.push_back(tim("heartbeat_s", 1, 3600, "instance heartbeat; its key lives 3x this",

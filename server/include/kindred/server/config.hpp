@@ -51,6 +51,8 @@ struct timing_config {
     std::uint32_t conversation_max_s = 86400;
     std::uint32_t imminent_ack_s = 30;
     std::uint32_t high_ack_s = 120;
+    std::uint32_t moderator_presence_s = 30; // a moderator console's duty presence lives this long
+    std::uint32_t peer_cooldown_s = 600;     // after a high/imminent escalation: no new match
     std::uint32_t redis_command_timeout_ms = 1000;
     std::uint32_t heartbeat_s = 5;
     std::uint32_t shutdown_grace_s = 5;
