@@ -1,13 +1,14 @@
 -- claim.lua — make one match, atomically, after re-checking every hard rule in Redis: the
 -- request is still the one the snapshot saw and still waiting; the peer is still on the same
--- shift, present, below capacity, not inside its planned-end window, has a prekey, and has not
--- blocked the seeker. Then: take the request off the queue, count the conversation on the
--- peer, pop one prekey, write the match record and the seeker's conversation pointer, and add
--- the match to the wait statistics. All checks come before the first write, so a refusal
--- changes nothing. Two claims for one request or one last slot: Redis runs one script at a
+-- shift, present, not in a wellbeing cooldown, below capacity, not inside its planned-end
+-- window, has a prekey, and has not blocked the seeker. Then: take the request off the queue,
+-- count the conversation on the peer, pop one prekey, write the match record and the seeker's
+-- conversation pointer, and add the match to the wait statistics. All checks come before the
+-- first write, so a refusal changes nothing. Two claims for one request or one last slot: Redis runs one script at a
 -- time, so the second sees the first's writes and is refused.
 -- KEYS[1] queue  KEYS[2] req:{S}  KEYS[3] peer:{P}  KEYS[4] alive:{P}  KEYS[5] prekeys:{P}
 -- KEYS[6] blocked:{S}  KEYS[7] conv:{C}  KEYS[8] seeker:{S}  KEYS[9] stats  KEYS[10] stats_since
+-- KEYS[11] cooldown:{P}
 -- ARGV: 1 session, 2 request id, 3 peer id, 4 shift id, 5 conversation id, 6 relaxed (0/1),
 --       7 shared tags (comma-joined), 8 now ms, 9 end window ms, 10 record ttl ms,
 --       11 stats window ms, 12 stats cap
@@ -26,6 +27,10 @@ if p[2] ~= 'on' then
 end
 if redis.call('EXISTS', KEYS[4]) == 0 then
   return {'fail', 'not_present'}
+end
+-- Peer wellbeing: the cooldown may have started after the snapshot this claim was planned on.
+if redis.call('EXISTS', KEYS[11]) == 1 then
+  return {'fail', 'cooling_down'}
 end
 local cap = tonumber(p[3]) or 0
 local active = tonumber(p[4]) or 0

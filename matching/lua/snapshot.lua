@@ -1,6 +1,7 @@
 -- snapshot.lua — everything a matching pass needs, in one round trip and one consistent view:
 -- the waiting requests (with the peers that blocked each), the shifts that are not off (with
--- presence and prekeys left) and, when asked, the recent matches for wait estimates.
+-- presence, prekeys left and whether each is cooling down) and, when asked, the recent
+-- matches for wait estimates.
 -- It also prunes: a queue entry whose request hash expired (its seeker's instance stopped
 -- refreshing it), and a peer whose presence lapsed with no conversation left (now off).
 -- KEYS[1] queue   KEYS[2] peers (set)   KEYS[3] stats (zset)   KEYS[4] stats_since
@@ -9,7 +10,9 @@
 -- Per-entity keys are built from the prefix: they share its hash tag, so one slot holds all.
 -- Returns {requests, peers, stats, stats_since} where
 --   request = {session, id, tags, langs, risk, at, first, {blocked peer ids}}
---   peer    = {id, shift, state, cap, active, tags, langs, wont, idle, end, alive, prekeys}
+--   peer    = {id, shift, state, cap, active, tags, langs, wont, idle, end, alive, prekeys,
+--              cooling (1 while cooldown:<peer> exists: the policy skips the peer, so a pass
+--              does not plan claims the claim script would refuse)}
 local prefix = ARGV[1]
 local full = ARGV[5] ~= '0'
 local requests = {}
@@ -43,8 +46,9 @@ for _, p in ipairs(peer_ids) do
     redis.call('SREM', KEYS[2], p)
   else
     local n = redis.call('LLEN', prefix .. 'prekeys:' .. p)
+    local cooling = redis.call('EXISTS', prefix .. 'cooldown:' .. p)
     peers[#peers + 1] = {p, h[1] or '', h[2], h[3] or '0', h[4] or '0', h[5] or '', h[6] or '',
-                         h[7] or '', h[8] or '0', h[9] or '', alive, n}
+                         h[7] or '', h[8] or '0', h[9] or '', alive, n, cooling}
   end
 end
 local stats = {}

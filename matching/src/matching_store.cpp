@@ -35,6 +35,7 @@ struct scripts {
     store::script refresh{std::string(lua::refresh)};
     store::script add_prekeys{std::string(lua::add_prekeys)};
     store::script find_match{std::string(lua::find_match)};
+    store::script cooldown{std::string(lua::cooldown)};
 };
 
 const scripts& lua_scripts() {
@@ -290,7 +291,7 @@ public:
             redis_.eval(lua_scripts().claim,
                         {key("queue"), key("req", s), key("peer", peer), key("alive", peer),
                          key("prekeys", peer), key("blocked", s), key("conv", conv),
-                         key("seeker", s), key("stats"), key("stats_since")},
+                         key("seeker", s), key("stats"), key("stats_since"), key("cooldown", peer)},
                         {s, o.request_id, peer, o.shift_id, conv, o.pick.relaxed ? "1" : "0",
                          detail::join(o.pick.shared_tags), now_text,
                          ms_text(options_.policy.end_window), ms_text(options_.record_ttl),
@@ -386,7 +387,8 @@ void matching_store::load_scripts(done_handler h) {
     st->h = std::move(h);
     const store::script* all[] = {&l.enqueue, &l.cancel,  &l.snapshot,    &l.claim,
                                   &l.release, &l.requeue, &l.shift_start, &l.shift_change,
-                                  &l.block,   &l.refresh, &l.add_prekeys, &l.find_match};
+                                  &l.block,   &l.refresh, &l.add_prekeys, &l.find_match,
+                                  &l.cooldown};
     st->remaining = std::size(all);
     for (const auto* sc : all) {
         impl_->redis_.load(*sc, [st](boost::system::error_code ec, store::reply) {
@@ -547,6 +549,31 @@ void matching_store::prekey_count(std::string peer_id, handler<std::int64_t> h) 
                           });
 }
 
+void matching_store::set_cooldown(std::string peer_id, std::chrono::milliseconds duration,
+                                  done_handler h) {
+    if (!valid_id(peer_id) || duration.count() <= 0) return h(make_error_code(error::bad_input));
+    auto& i = *impl_;
+    i.redis_.eval(lua_scripts().cooldown, {i.key("cooldown", peer_id)},
+                  {std::to_string(duration.count())},
+                  [h = std::move(h)](boost::system::error_code ec, store::reply) { h(ec); });
+}
+
+void matching_store::cooldown_left(std::string peer_id, handler<std::chrono::milliseconds> h) {
+    if (!valid_id(peer_id)) return h(make_error_code(error::bad_input), {});
+    impl_->redis_.command({"PTTL", impl_->key("cooldown", peer_id)},
+                          [h = std::move(h)](boost::system::error_code ec, store::reply r) {
+                              if (ec) return h(ec, {});
+                              auto left = detail::integer_of(r);
+                              if (!left) return h(make_error_code(error::bad_reply), {});
+                              // -2: no key (no cooldown); -1: a key without expiry.
+                              if (*left == -2) return h({}, std::chrono::milliseconds(0));
+                              if (*left == -1) return h({}, std::chrono::milliseconds::max());
+                              // PTTL says 0 in the key's last millisecond, while the snapshot
+                              // and the claim still see it: 0 must mean "no key".
+                              h({}, std::chrono::milliseconds(std::max<long long>(*left, 1)));
+                          });
+}
+
 void matching_store::release(std::string conversation_id, handler<release_result> h) {
     auto& i = *impl_;
     i.redis_.eval(
@@ -609,10 +636,11 @@ void matching_store::peer(std::string peer_id, handler<peer_state> h) {
     struct parts {
         store::reply hash;
         bool alive = false;
+        bool cooling = false;
         boost::system::error_code ec;
     };
     auto p = std::make_shared<parts>();
-    // Pipelined: three reads, one round trip (not atomic; a view for the `shift` event).
+    // Pipelined: four reads, one round trip (not atomic; a view for the `shift` event).
     i.redis_.command({"HMGET", i.key("peer", peer_id), "shift", "state", "cap", "active", "tags",
                       "langs", "wont", "idle", "end"},
                      [p](boost::system::error_code ec, store::reply r) {
@@ -623,6 +651,11 @@ void matching_store::peer(std::string peer_id, handler<peer_state> h) {
                      [p](boost::system::error_code ec, store::reply r) {
                          if (ec && !p->ec) p->ec = ec;
                          p->alive = r.integer() == 1;
+                     });
+    i.redis_.command({"EXISTS", i.key("cooldown", peer_id)},
+                     [p](boost::system::error_code ec, store::reply r) {
+                         if (ec && !p->ec) p->ec = ec;
+                         p->cooling = r.integer() == 1;
                      });
     i.redis_.command({"LLEN", i.key("prekeys", peer_id)},
                      [p, h = std::move(h), peer_id](boost::system::error_code ec, store::reply r) {
@@ -639,6 +672,7 @@ void matching_store::peer(std::string peer_id, handler<peer_state> h) {
                          }
                          e.push_back(store::reply::make_integer(p->alive ? 1 : 0));
                          e.push_back(store::reply::make_integer(r.integer()));
+                         e.push_back(store::reply::make_integer(p->cooling ? 1 : 0));
                          auto state = detail::parse_peer(store::reply::make_array(std::move(e)));
                          if (!state) return h(make_error_code(error::bad_reply), {});
                          h({}, std::move(*state));

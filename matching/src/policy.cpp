@@ -28,6 +28,8 @@ const char* to_string(rule r) noexcept {
         return "not_present";
     case rule::shift_not_on:
         return "shift_not_on";
+    case rule::cooling_down:
+        return "cooling_down";
     case rule::no_capacity:
         return "no_capacity";
     case rule::no_prekey:
@@ -67,6 +69,9 @@ std::optional<rule> ineligible_because(const peer_state& peer, const seeker_requ
                                        const policy_config& config) {
     if (!peer.present) return rule::not_present;
     if (peer.shift != shift_status::on) return rule::shift_not_on;
+    // Peer wellbeing: a hard rule (relaxation never drops it), checked before any per-request
+    // rule because it concerns the peer alone.
+    if (peer.cooling_down) return rule::cooling_down;
     if (peer.active >= peer.capacity) return rule::no_capacity;
     if (peer.prekeys < 1) return rule::no_prekey;
     if (!intersects(peer.languages, request.languages)) return rule::no_language;

@@ -32,7 +32,6 @@ std::optional<long long> integer_of(const store::reply& r) {
 
 namespace {
 
-
 std::optional<seeker_request> parse_request(const store::reply& e) {
     if (!e.is_array() || e.size() != 8) return std::nullopt;
     for (std::size_t i = 0; i < 7; ++i) {
@@ -58,7 +57,7 @@ std::optional<seeker_request> parse_request(const store::reply& e) {
 } // namespace
 
 std::optional<peer_state> parse_peer(const store::reply& e) {
-    if (!e.is_array() || e.size() != 12) return std::nullopt;
+    if (!e.is_array() || e.size() != 13) return std::nullopt;
     for (std::size_t i = 0; i < 10; ++i) {
         if (!e.at(i).is_string()) return std::nullopt;
     }
@@ -71,7 +70,8 @@ std::optional<peer_state> parse_peer(const store::reply& e) {
     auto idle = store::parse_int64(e.at(8).str());
     auto alive = integer_of(e.at(10));
     auto prekeys = integer_of(e.at(11));
-    if (p.peer_id.empty() || !state || !cap || !active || !idle || !alive || !prekeys)
+    auto cooling = integer_of(e.at(12));
+    if (p.peer_id.empty() || !state || !cap || !active || !idle || !alive || !prekeys || !cooling)
         return std::nullopt;
     if (*cap < 0 || *cap > 1000 || *active < 0 || *active > 1000) return std::nullopt;
     p.shift = *state;
@@ -87,6 +87,7 @@ std::optional<peer_state> parse_peer(const store::reply& e) {
         p.planned_end_ms = *end;
     }
     p.present = *alive != 0;
+    p.cooling_down = *cooling != 0;
     p.prekeys = *prekeys;
     return p;
 }
@@ -128,15 +129,17 @@ std::optional<snapshot> parse_snapshot(const store::reply& r) {
         if (!e.is_string()) continue;
         if (auto m = parse_recent(e.str())) s.recent.push_back(std::move(*m));
     }
-    if (r.at(3).is_string() && !r.at(3).str().empty()) s.stats_since_ms = store::parse_int64(r.at(3).str());
+    if (r.at(3).is_string() && !r.at(3).str().empty())
+        s.stats_since_ms = store::parse_int64(r.at(3).str());
     return s;
 }
 
 std::optional<claim_failure> claim_failure_from(std::string_view reason) {
-    for (auto f : {claim_failure::not_waiting, claim_failure::stale_shift,
-                   claim_failure::shift_not_on, claim_failure::not_present,
-                   claim_failure::no_capacity, claim_failure::no_prekey, claim_failure::blocked,
-                   claim_failure::shift_ending_soon, claim_failure::conversation_exists}) {
+    for (auto f :
+         {claim_failure::not_waiting, claim_failure::stale_shift, claim_failure::shift_not_on,
+          claim_failure::not_present, claim_failure::cooling_down, claim_failure::no_capacity,
+          claim_failure::no_prekey, claim_failure::blocked, claim_failure::shift_ending_soon,
+          claim_failure::conversation_exists}) {
         if (reason == to_string(f)) return f;
     }
     return std::nullopt;

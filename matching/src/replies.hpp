@@ -23,7 +23,8 @@ std::optional<long long> integer_of(const store::reply& r);
 
 std::optional<snapshot> parse_snapshot(const store::reply& r);
 // One peer entry of a snapshot:
-// {id, shift, state, cap, active, tags, langs, wont, idle, end, alive (int), prekeys (int)}.
+// {id, shift, state, cap, active, tags, langs, wont, idle, end, alive (int), prekeys (int),
+//  cooling (int: 1 while the peer's cooldown key exists)}.
 std::optional<peer_state> parse_peer(const store::reply& e);
 // One stats member: "conversation|matched_at|waited_ms|langs|tags|relaxed".
 std::optional<recent_match> parse_recent(std::string_view member);

@@ -17,6 +17,8 @@ const char* to_string(claim_failure f) noexcept {
         return "shift_not_on";
     case claim_failure::not_present:
         return "not_present";
+    case claim_failure::cooling_down:
+        return "cooling_down";
     case claim_failure::no_capacity:
         return "no_capacity";
     case claim_failure::no_prekey:

@@ -1,7 +1,7 @@
 // matching_store_redis_test.cpp — kindred::matching::matching_store against a real
 // redis-server (label: redis): enqueue/cancel/position, the claim script's success and every
-// refusal, prekey pops, release, shifts, presence expiry, blocks, requeue-first, relaxation
-// and the wait statistics.
+// refusal, prekey pops, release, shifts, presence expiry, blocks, requeue-first, relaxation,
+// the wait statistics and the peer wellbeing cooldown.
 #include "matching_test_support.hpp"
 #include <kindred/matching/lua_scripts.hpp>
 #include <kindred/testsupport/redis_process.hpp>
@@ -51,6 +51,15 @@ struct fixture {
         s.tags = std::move(tags);
         s.languages = std::move(languages);
         return wait_for<peer_view>([&](auto h) { env.store.shift_start(s, h); });
+    }
+
+    boost::system::error_code cool(const std::string& peer, std::chrono::milliseconds d) {
+        return wait_done([&](auto h) { env.store.set_cooldown(peer, d, h); });
+    }
+
+    outcome<std::chrono::milliseconds> cooldown_left(const std::string& peer) {
+        return wait_for<std::chrono::milliseconds>(
+            [&](auto h) { env.store.cooldown_left(peer, h); });
     }
 
     sweep_report pass() {
@@ -198,7 +207,8 @@ TEST(MatchingStoreRedis, ClaimScriptRefusesEachBrokenRuleAndChangesNothing) {
             f.env.client.eval(claim,
                               {f.k("queue"), f.k("req:s"), f.k("peer:p"), f.k("alive:p"),
                                f.k("prekeys:p"), f.k("blocked:s"), f.k("conv:" + conv),
-                               f.k("seeker:s"), f.k("stats"), f.k("stats_since")},
+                               f.k("seeker:s"), f.k("stats"), f.k("stats_since"),
+                               f.k("cooldown:p")},
                               {"s", rid, "p", sid, conv, "0", "grief", now, "600000", "86400000",
                                "900000", "100"},
                               h);
@@ -234,6 +244,10 @@ TEST(MatchingStoreRedis, ClaimScriptRefusesEachBrokenRuleAndChangesNothing) {
     f.redis.command({"DEL", f.k("alive:p")});
     expect_refused("not_present", req_id, shift_id);
     f.redis.command({"SET", f.k("alive:p"), "1"});
+
+    f.redis.command({"SET", f.k("cooldown:p"), "1", "PX", "600000"});
+    expect_refused("cooling_down", req_id, shift_id);
+    f.redis.command({"DEL", f.k("cooldown:p")});
 
     f.redis.command({"HSET", f.k("peer:p"), "active", "1"});
     expect_refused("no_capacity", req_id, shift_id);
@@ -616,4 +630,125 @@ TEST(MatchingStoreRedis, RedisDownAnswersAnErrorFast) {
     EXPECT_EQ(r.ec.category(), ks::store_category());
     auto pass = f.pass();
     EXPECT_TRUE(pass.ec);
+}
+
+// --- peer wellbeing cooldown (issue #5) -----------------------------------------------------
+
+TEST(MatchingStoreRedis, CooldownOnlyGrowsAndIsReported) {
+    fixture f;
+    EXPECT_EQ(f.cooldown_left("p").value, 0ms); // none
+    ASSERT_FALSE(f.cool("p", 10min));
+    auto left = f.cooldown_left("p");
+    ASSERT_FALSE(left.ec);
+    EXPECT_GT(left.value, 9min);
+    EXPECT_LE(left.value, 10min);
+    // A shorter one does not shorten it; a longer one extends it.
+    ASSERT_FALSE(f.cool("p", 1s));
+    EXPECT_GT(f.cooldown_left("p").value, 9min);
+    ASSERT_FALSE(f.cool("p", 20min));
+    EXPECT_GT(f.cooldown_left("p").value, 19min);
+    EXPECT_EQ(f.redis.command({"GET", f.k("cooldown:p")}), "1");
+    // Invalid arguments answer at once and write nothing.
+    EXPECT_EQ(f.cool("q", 0ms), error::bad_input);
+    EXPECT_EQ(f.cool("q", -5s), error::bad_input);
+    EXPECT_EQ(f.cool("", 1min), error::bad_input);
+    EXPECT_EQ(f.cooldown_left("").ec, error::bad_input);
+    EXPECT_EQ(f.redis.command({"EXISTS", f.k("cooldown:q")}), "0");
+    // peer() reports it as the policy sees it.
+    ASSERT_FALSE(f.shift("p", 1, {"grief"}).ec);
+    ASSERT_FALSE(f.shift("q", 1, {"grief"}).ec);
+    EXPECT_TRUE(f.peer("p").value.cooling_down);
+    EXPECT_FALSE(f.peer("q").value.cooling_down);
+}
+
+TEST(MatchingStoreRedis, ACoolingPeerIsNotMatchedWhileAnotherEligiblePeerIs) {
+    fixture f;
+    ASSERT_FALSE(f.shift("cool", 2, {"grief", "addiction"}).ec); // idle longest, more tags
+    f.clock.advance(1s);
+    ASSERT_FALSE(f.shift("warm", 2, {"grief"}).ec);
+    ASSERT_FALSE(f.cool("cool", 10min));
+    f.enqueue("s1", {"grief", "addiction"}, {"en"}, risk::imminent);
+    f.clock.advance(1s);
+    f.enqueue("s2", {"grief"});
+    auto r = wait_pass([&](auto h) { f.env.store.match_seeker("s1", h); });
+    EXPECT_FALSE(r.ec);
+    ASSERT_EQ(r.matches.size(), 2u);
+    for (const auto& m : r.matches)
+        EXPECT_EQ(m.peer_id, "warm") << m.session;
+    EXPECT_EQ(r.conflicts, 0u); // the snapshot told the plan: no refused claim
+    EXPECT_EQ(f.redis.command({"HGET", f.k("peer:cool"), "active"}), "0");
+    EXPECT_EQ(f.redis.command({"LLEN", f.k("prekeys:cool")}), "5");
+}
+
+TEST(MatchingStoreRedis, ConversationsInProgressGoOnDuringACooldown) {
+    fixture f;
+    ASSERT_FALSE(f.shift("p", 2, {"grief"}).ec);
+    f.enqueue("s1", {"grief"});
+    auto first = f.pass();
+    ASSERT_EQ(first.matches.size(), 1u);
+    const auto conv = first.matches[0].conversation_id;
+    // The escalation in that conversation: cooldown. The conversation is untouched.
+    ASSERT_FALSE(f.cool("p", 10min));
+    EXPECT_EQ(f.redis.command({"HGET", f.k("conv:" + conv), "released"}), "0");
+    EXPECT_EQ(wait_for<match_record>([&](auto h) {
+                  f.env.store.find_match("s1", h);
+              }).value.conversation_id,
+              conv);
+    f.enqueue("s2", {"grief"});
+    EXPECT_TRUE(f.pass().matches.empty()); // a free slot, but cooling down
+    auto released = f.release(conv);
+    ASSERT_FALSE(released.ec);
+    EXPECT_TRUE(released.value.released_now);
+    EXPECT_EQ(released.value.peer.active, 0);
+    EXPECT_TRUE(wait_pass([&](auto h) { f.env.store.match_peer("p", h); }).matches.empty());
+}
+
+TEST(MatchingStoreRedis, APendingSeekerStaysQueuedWhileTheOnlyPeerCoolsDown) {
+    fixture f;
+    ASSERT_FALSE(f.shift("p", 3, {"grief"}).ec);
+    ASSERT_FALSE(f.cool("p", 10min));
+    auto q = f.enqueue("s1", {"grief"}, {"en"}, risk::high);
+    ASSERT_FALSE(q.ec);
+    EXPECT_EQ(q.value.position, 1u);
+    auto r = wait_pass([&](auto h) { f.env.store.match_seeker("s1", h); });
+    EXPECT_FALSE(r.ec);
+    EXPECT_TRUE(r.matches.empty());
+    // Planned nothing rather than claiming and being refused: one snapshot, no conflict.
+    EXPECT_EQ(r.rounds, 1u);
+    EXPECT_EQ(r.conflicts, 0u);
+    EXPECT_FALSE(r.gave_up);
+    ASSERT_EQ(r.queue.size(), 1u);
+    EXPECT_EQ(r.queue[0].session, "s1");
+    // Relaxation does not lift it either.
+    f.clock.advance(2min);
+    EXPECT_TRUE(f.pass().matches.empty());
+    EXPECT_EQ(wait_for<queue_entry>([&](auto h) { f.env.store.position("s1", h); }).value.position,
+              1u);
+    EXPECT_EQ(f.redis.command({"ZCARD", f.k("queue")}), "1");
+    EXPECT_EQ(f.env.matches.size(), 0u);
+}
+
+TEST(MatchingStoreRedis, AfterTheCooldownThePeriodicPassMatchesThePeerAgain) {
+    fixture f;
+    ASSERT_FALSE(f.shift("p", 1, {"grief"}).ec);
+    // Short, so the test can wait it out (Redis expires it on its own clock).
+    ASSERT_FALSE(f.cool("p", 300ms));
+    f.enqueue("s1", {"grief"});
+    // The pass right after the enqueue finds nothing: the seeker waits.
+    auto before = wait_pass([&](auto h) { f.env.store.match_seeker("s1", h); });
+    ASSERT_FALSE(before.ec);
+    ASSERT_TRUE(before.matches.empty());
+    // Nothing happens when the key lapses by itself (no event, no pass) ...
+    ASSERT_TRUE(eventually([&] { return f.cooldown_left("p").value == 0ms; }, 5s));
+    EXPECT_EQ(f.redis.command({"EXISTS", f.k("cooldown:p")}), "0");
+    EXPECT_EQ(f.env.matches.size(), 0u);
+    EXPECT_EQ(f.redis.command({"ZCARD", f.k("queue")}), "1");
+    // ... until the server's periodic pass (match_relaxed_due, every ~1 s): a full pass.
+    auto after = wait_pass([&](auto h) { f.env.store.match_relaxed_due(0, h); });
+    ASSERT_FALSE(after.ec);
+    ASSERT_EQ(after.matches.size(), 1u);
+    EXPECT_EQ(after.matches[0].session, "s1");
+    EXPECT_EQ(after.matches[0].peer_id, "p");
+    EXPECT_FALSE(after.matches[0].relaxed); // not a relaxation: the request is 0 s old
+    EXPECT_EQ(f.env.matches.size(), 1u);
 }

@@ -1,11 +1,12 @@
 // policy_test.cpp — table tests of the pure matching policy (label: unit): eligibility rule by
 // rule, peer ranking, seeker order, relaxation timing, the planned-end window, won't-take,
-// blocks, fairness, planning, queue positions and the wait estimate. No clock: times are
-// plain numbers.
+// blocks, the wellbeing cooldown, fairness, planning, queue positions and the wait estimate. No
+// clock: times are plain numbers.
 #include <kindred/matching/policy.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -86,6 +87,8 @@ TEST(Eligibility, EachRuleRefusesOnItsOwn) {
          rule::shift_not_on},
         {"off", [](peer_state& p, seeker_request&) { p.shift = shift_status::off; },
          rule::shift_not_on},
+        {"cooling down", [](peer_state& p, seeker_request&) { p.cooling_down = true; },
+         rule::cooling_down},
         {"full", [](peer_state& p, seeker_request&) { p.active = p.capacity; }, rule::no_capacity},
         {"over capacity (capacity lowered)",
          [](peer_state& p, seeker_request&) {
@@ -144,6 +147,37 @@ TEST(Eligibility, RelaxationDropsOnlyTheTagRule) {
     auto no_keys = p;
     no_keys.prekeys = 0;
     EXPECT_EQ(ineligible_because(no_keys, r, now, true, config()), rule::no_prekey);
+    auto cooling = p;
+    cooling.cooling_down = true;
+    EXPECT_EQ(ineligible_because(cooling, r, now, true, config()), rule::cooling_down);
+}
+
+TEST(Eligibility, RuleNamesAreDistinctAndKnown) {
+    const rule all[] = {rule::not_present,  rule::shift_not_on, rule::cooling_down,
+                        rule::no_capacity,  rule::no_prekey,    rule::no_language,
+                        rule::blocked,      rule::wont_take,    rule::shift_ending_soon,
+                        rule::no_shared_tag};
+    std::vector<std::string> names;
+    for (auto r : all) {
+        std::string n = to_string(r);
+        EXPECT_NE(n, "unknown");
+        EXPECT_EQ(std::find(names.begin(), names.end(), n), names.end()) << n;
+        names.push_back(n);
+    }
+    EXPECT_STREQ(to_string(rule::cooling_down), "cooling_down");
+}
+
+TEST(Eligibility, CoolingDownIsAboutThePeerNotTheRequest) {
+    // Every request is refused by a cooling peer; the same peer without it takes them all.
+    auto p = peer("p", {"grief"}, {"en", "es"}, 3);
+    p.cooling_down = true;
+    for (auto r : {request("a", {"grief"}), request("b", {"grief"}, {"es"}, risk::imminent),
+                   request("c", {"veterans"}, {"en"}, risk::high, 0)}) {
+        EXPECT_EQ(ineligible_because(p, r, now, true, config()), rule::cooling_down) << r.session;
+        auto warm = p;
+        warm.cooling_down = false;
+        EXPECT_TRUE(eligible(warm, r, now, true, config())) << r.session;
+    }
 }
 
 TEST(Eligibility, WontTakeAppliesToAnyTagOfTheRequestEvenAShareOne) {
@@ -346,6 +380,29 @@ TEST(Plan, HigherRiskGetsTheBetterPeer) {
     ASSERT_EQ(plan.size(), 2u);
     EXPECT_EQ(plan[0], (choice{"urgent", "both", false, {"grief", "addiction"}}));
     EXPECT_EQ(plan[1], (choice{"calm", "one", false, {"grief"}}));
+}
+
+TEST(Plan, SkipsACoolingPeerForTheNextBest) {
+    std::vector<seeker_request> waiting{request("s1", {"grief"}, {"en"}, risk::imminent, 0),
+                                        request("s2", {"grief"}, {"en"}, risk::none, 5)};
+    // "best" shares both tags and is idle longest: it would take s1 were it not cooling down.
+    auto best = peer("best", {"grief", "addiction"}, {"en"}, 5);
+    best.idle_since_ms = 0;
+    best.cooling_down = true;
+    auto other = peer("other", {"grief"}, {"en"}, 1);
+    other.idle_since_ms = 100;
+    std::vector<peer_state> peers{best, other};
+    auto plan = plan_matches(waiting, peers, now, config());
+    ASSERT_EQ(plan.size(), 1u); // other's one slot; s2 waits: best takes nobody
+    EXPECT_EQ(plan[0], (choice{"s1", "other", false, {"grief"}}));
+    EXPECT_EQ(pick_for_peer(best, waiting, now, config()), std::nullopt);
+    // Only the cooling peer: nothing planned at all, also once every request has relaxed.
+    std::vector<peer_state> only{best};
+    EXPECT_TRUE(plan_matches(waiting, only, now, config()).empty());
+    EXPECT_TRUE(plan_matches(waiting, only, now + 10 * 60'000, config()).empty());
+    // Its cooldown over (the next snapshot says so): it is planned again.
+    only[0].cooling_down = false;
+    EXPECT_EQ(plan_matches(waiting, only, now, config()).size(), 2u);
 }
 
 TEST(Plan, NothingWhenNoPeerIsEligible) {

@@ -22,10 +22,10 @@ reply request_entry(std::string session, std::string risk = "high") {
                 str(std::move(risk)), str("1700000000000"), str("1"), arr({str("p9")})});
 }
 
-reply peer_entry(std::string id, std::string state = "on") {
+reply peer_entry(std::string id, std::string state = "on", long long cooling = 0) {
     return arr({str(std::move(id)), str("7"), str(std::move(state)), str("3"), str("1"),
                 str("grief"), str("en"), str("abuse_survivor"), str("1699999999000"), str(""),
-                reply::make_integer(1), reply::make_integer(4)});
+                reply::make_integer(1), reply::make_integer(4), reply::make_integer(cooling)});
 }
 
 } // namespace
@@ -64,10 +64,23 @@ TEST(Replies, SnapshotParsesEveryField) {
     EXPECT_FALSE(p.planned_end_ms);
     EXPECT_TRUE(p.present);
     EXPECT_EQ(p.prekeys, 4);
+    EXPECT_FALSE(p.cooling_down);
     ASSERT_EQ(s->recent.size(), 1u);
     EXPECT_EQ(s->recent[0].waited_ms, 2500);
     EXPECT_EQ(s->recent[0].tags, (std::vector<std::string>{"grief"}));
     EXPECT_EQ(s->stats_since_ms, 1690000000000);
+}
+
+TEST(Replies, PeerCooldownFlag) {
+    auto cooling = parse_peer(peer_entry("p1", "on", 1));
+    ASSERT_TRUE(cooling);
+    EXPECT_TRUE(cooling->cooling_down);
+    // The flag is required (a script/library mismatch otherwise) and must be an integer.
+    auto e = peer_entry("p1");
+    std::vector<reply> short_entry(e.elements().begin(), e.elements().end() - 1);
+    EXPECT_FALSE(parse_peer(arr(short_entry)));
+    short_entry.push_back(str("yes"));
+    EXPECT_FALSE(parse_peer(arr(short_entry)));
 }
 
 TEST(Replies, MalformedEntriesAreSkippedNotFatal) {
@@ -116,6 +129,11 @@ TEST(Replies, ClaimSuccessRefusalAndGarbage) {
     auto no = parse_claim(arr({str("fail"), str("no_capacity")}), o, "c2");
     EXPECT_FALSE(no.match);
     EXPECT_EQ(no.failure, claim_failure::no_capacity);
+
+    auto cooling = parse_claim(arr({str("fail"), str("cooling_down")}), o, "c5");
+    EXPECT_FALSE(cooling.match);
+    EXPECT_FALSE(cooling.ec);
+    EXPECT_EQ(cooling.failure, claim_failure::cooling_down);
 
     auto unknown = parse_claim(arr({str("fail"), str("martians")}), o, "c3");
     EXPECT_TRUE(unknown.failure);

@@ -1,6 +1,7 @@
 // sweep_test.cpp — the matching pass state machine driven by hand (label: unit): snapshot →
 // plan → claims → done, a refused claim leads to a fresh snapshot, bounded rounds, Redis
-// errors stop the pass and mark the claim uncertain, and what the report says is left.
+// errors stop the pass and mark the claim uncertain, what the report says is left, and a
+// cooling-down peer is not planned (so a pass does not spin on claims that will be refused).
 #include <kindred/matching/sweep.hpp>
 
 #include <gtest/gtest.h>
@@ -166,6 +167,59 @@ TEST(Sweep, ReportsWhatIsLeftAndWhenTheNextRequestRelaxes) {
     EXPECT_EQ(s.report().queue[0].position, 1u);
     EXPECT_EQ(s.report().queue[1].position, 2u);
     EXPECT_EQ(s.report().next_relax_at_ms, 65'000);
+}
+
+TEST(Sweep, ACoolingPeerIsNotClaimedAnotherPeerIs) {
+    sweep s(config());
+    s.start();
+    snapshot snap;
+    snap.waiting = {request("s1", 0, "r1")};
+    snap.peers = {peer("cool", 1, "sh-c"), peer("warm", 1, "sh-w")};
+    snap.peers[0].cooling_down = true; // "cool" < "warm": it would be ranked first
+    ASSERT_EQ(s.on_snapshot(snap, 1000), sweep::step::claim);
+    ASSERT_EQ(s.claims().size(), 1u);
+    EXPECT_EQ(s.claims()[0].pick.peer_id, "warm");
+    EXPECT_EQ(s.claims()[0].shift_id, "sh-w");
+    EXPECT_EQ(s.on_claims({success(s.claims()[0], "c1")}), sweep::step::done);
+    EXPECT_EQ(s.report().matches.size(), 1u);
+    EXPECT_EQ(s.report().conflicts, 0u);
+}
+
+TEST(Sweep, OnlyACoolingPeerLeavesTheSeekerQueuedWithoutAClaim) {
+    sweep s(config());
+    s.start();
+    snapshot snap;
+    snap.waiting = {request("s1", 0, "r1")};
+    snap.peers = {peer("cool", 3, "sh")};
+    snap.peers[0].cooling_down = true;
+    // Nothing to claim: done after one snapshot, no refusal, no second round.
+    EXPECT_EQ(s.on_snapshot(snap, 1000), sweep::step::done);
+    EXPECT_TRUE(s.claims().empty());
+    EXPECT_EQ(s.report().rounds, 1u);
+    EXPECT_EQ(s.report().conflicts, 0u);
+    EXPECT_FALSE(s.report().gave_up);
+    ASSERT_EQ(s.report().queue.size(), 1u);
+    EXPECT_EQ(s.report().queue[0].session, "s1");
+    EXPECT_EQ(s.report().queue[0].position, 1u);
+}
+
+TEST(Sweep, ACooldownThatStartedAfterTheSnapshotIsAConflict) {
+    // The claim script refused (the cooldown began after the snapshot); the next snapshot
+    // reports it, so the pass ends instead of claiming again.
+    sweep s(config());
+    s.start();
+    snapshot snap;
+    snap.waiting = {request("s1", 0, "r1")};
+    snap.peers = {peer("p", 1, "sh")};
+    ASSERT_EQ(s.on_snapshot(snap, 1000), sweep::step::claim);
+    EXPECT_EQ(s.on_claims({refused("c1", claim_failure::cooling_down)}), sweep::step::snapshot);
+    snap.peers[0].cooling_down = true;
+    EXPECT_EQ(s.on_snapshot(snap, 1001), sweep::step::done);
+    EXPECT_EQ(s.report().rounds, 2u);
+    EXPECT_EQ(s.report().conflicts, 1u);
+    EXPECT_FALSE(s.report().gave_up);
+    EXPECT_EQ(s.report().queue.size(), 1u);
+    EXPECT_STREQ(to_string(claim_failure::cooling_down), "cooling_down");
 }
 
 TEST(QueueView, EstimatesFromTheSnapshotStatistics) {

@@ -170,6 +170,16 @@ public:
     void add_prekeys(std::string peer_id, std::vector<std::string> prekeys,
                      handler<std::int64_t> h);
     void prekey_count(std::string peer_id, handler<std::int64_t> h);
+    // Peer wellbeing (issue #5): after a high or imminent escalation in one of the peer's
+    // conversations, no new match for `duration` (> 0, else error::bad_input); conversations
+    // in progress go on. Setting it again never shortens it (the TTL only grows). Works
+    // whatever the peer's shift state, also before its next shift_start. Nothing triggers a
+    // pass when it lapses: the periodic match_relaxed_due pass (every ~1 s) picks the peer up.
+    void set_cooldown(std::string peer_id, std::chrono::milliseconds duration, done_handler h);
+    // Time left of the peer's cooldown: 0 exactly when there is none (the claim would not
+    // refuse); milliseconds::max() for a cooldown key without expiry (never written by this
+    // store).
+    void cooldown_left(std::string peer_id, handler<std::chrono::milliseconds> h);
     // A conversation ended: the peer's slot is free again (once, however often this is
     // called), idle_since is now; an ending shift with nothing left goes off. error::not_found.
     // Call match_peer() next.
@@ -191,7 +201,7 @@ public:
     void get_match(std::string conversation_id, handler<match_record> h);
     // The seeker's current conversation (error::not_found when it has none).
     void find_match(std::string session, handler<match_record> h);
-    // A peer's shift, presence and prekeys as the policy sees it (error::not_found).
+    // A peer's shift, presence, prekeys and cooldown as the policy sees it (error::not_found).
     void peer(std::string peer_id, handler<peer_state> h);
 
     class impl;

@@ -51,6 +51,9 @@ struct peer_state {
     // The peer's presence key is alive (its instance refreshes it); a killed instance's peers
     // drop out when it lapses.
     bool present = true;
+    // The peer is in a wellbeing cooldown (after a high or imminent escalation in one of its
+    // conversations): no new match until it lapses; conversations in progress go on.
+    bool cooling_down = false;
     // Set by the store (a fresh id per shift_start); the claim checks it, the policy ignores it.
     std::string shift_id;
 };
@@ -66,6 +69,7 @@ struct policy_config {
 enum class rule : std::uint8_t {
     not_present,       // presence lapsed (instance gone)
     shift_not_on,      // paused, ending or off
+    cooling_down,      // wellbeing cooldown after a high/imminent escalation
     no_capacity,       // active >= capacity
     no_prekey,         // no one-time prekey left
     no_language,       // no language in common

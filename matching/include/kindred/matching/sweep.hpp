@@ -77,6 +77,7 @@ enum class claim_failure : std::uint8_t {
     stale_shift,         // the peer started another shift (tags/languages may differ)
     shift_not_on,        // paused, ending or off
     not_present,         // presence lapsed
+    cooling_down,        // the peer's wellbeing cooldown started since the snapshot
     no_capacity,         // active >= capacity
     no_prekey,           // prekeys ran out
     blocked,             // blocked since the snapshot
