@@ -90,7 +90,7 @@ struct new_escalation {
     std::string session; // seeker session (for linking to a later conversation, bans)
     std::string peer;    // conversation's peer username, when known
     std::vector<protocol::excerpt> excerpts;
-    std::string actor;   // audit actor: "seeker", the peer's username, "system"
+    std::string actor; // audit actor: "seeker", the peer's username, "system"
     std::int64_t now_ms = 0;
 };
 
@@ -146,8 +146,7 @@ public:
     void link(std::string session, std::string conversation_id, std::string peer,
               handler<std::vector<escalation_record>> h);
     // Whether conversation C has any escalation, and the highest level of those.
-    void conversation_level(std::string conversation_id,
-                            handler<std::optional<protocol::level>> h);
+    void conversation_level(std::string conversation_id, handler<std::optional<protocol::level>> h);
 
     // ---- moderators on duty ----
     void watch(std::string moderator, std::string session, protocol::x25519_public_key pubkey,
@@ -167,8 +166,7 @@ public:
              std::string session, std::string peer, std::string conversation_id,
              std::int64_t duration_s, std::int64_t now_ms, done_handler h);
     // Whether any of these is banned now (empty strings skipped).
-    void is_banned(std::string device_id, std::string session, std::string peer,
-                   handler<bool> h);
+    void is_banned(std::string device_id, std::string session, std::string peer, handler<bool> h);
     // Peer blocks the seeker's device (when it has one); audited as `block`.
     void block_device(std::string peer, std::string device_id, std::string conversation_id,
                       std::int64_t now_ms, done_handler h);
