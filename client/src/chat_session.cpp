@@ -463,6 +463,9 @@ struct chat_session::state {
 
     void handle(const protocol::pong&) {}
     void handle(const protocol::escalation_event&) {}
+    // The consult channel (§8 extension) is not in this client yet.
+    void handle(const protocol::consult_event&) {}
+    void handle(const protocol::consult_reply_event&) {}
     void handle(const protocol::queued& q) { emit(ev::queued{q.position, q.estimated_wait_s}); }
 
     void handle(const protocol::seeker_matched& m) {

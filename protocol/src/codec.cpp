@@ -177,6 +177,12 @@ json::object ok_fields(const moderator_keys_ok& result) {
 json::object ok_fields(const join_ok& result) {
     return detail::write(result);
 }
+json::object ok_fields(const escalate_ok& result) {
+    return detail::write(result);
+}
+json::object ok_fields(const consult_ok& result) {
+    return detail::write(result);
+}
 
 std::string encode_client_message(const client_message& message,
                                   std::optional<std::string_view> id) {
@@ -265,5 +271,7 @@ template std::variant<sync_ok, decode_failure> decode_ok<sync_ok>(const json::ob
 template std::variant<moderator_keys_ok, decode_failure>
 decode_ok<moderator_keys_ok>(const json::object&);
 template std::variant<join_ok, decode_failure> decode_ok<join_ok>(const json::object&);
+template std::variant<escalate_ok, decode_failure> decode_ok<escalate_ok>(const json::object&);
+template std::variant<consult_ok, decode_failure> decode_ok<consult_ok>(const json::object&);
 
 } // namespace kindred::protocol

@@ -62,6 +62,7 @@ inline constexpr count_spec languages_count{1, limits::max_languages};
 inline constexpr count_spec prekeys_count{1, limits::max_prekeys};
 inline constexpr count_spec copies_count{1, limits::max_copies};
 inline constexpr count_spec excerpts_count{0, limits::max_excerpts};
+inline constexpr count_spec consult_copies_count{1, limits::max_consult_copies};
 inline constexpr count_spec any_count{0, 10'000}; // lists the server builds (ok bodies)
 
 struct bytes_spec {
@@ -198,6 +199,11 @@ public:
         enumeration(key, e);
         if (!failed()) out = e;
     }
+    // Absent or null → nullopt (the writer writes null).
+    template <wire_enum E>
+    void nullable_enumeration(std::string_view key, std::optional<E>& out) {
+        optional_enumeration(key, out);
+    }
 
     template <std::size_t N>
     void fixed_bytes(std::string_view key, std::array<std::uint8_t, N>& out) {
@@ -208,6 +214,16 @@ public:
         auto decoded = base64_decode(std::string_view(v->get_string()));
         if (!decoded || decoded->size() != N) return bad();
         std::copy(decoded->begin(), decoded->end(), out.begin());
+    }
+
+    // Absent or null → nullopt; the writer omits it when unset.
+    template <std::size_t N>
+    void optional_fixed_bytes(std::string_view key,
+                              std::optional<std::array<std::uint8_t, N>>& out) {
+        if (!optional(key)) return;
+        std::array<std::uint8_t, N> a{};
+        fixed_bytes(key, a);
+        if (!failed()) out = a;
     }
 
     void var_bytes(std::string_view key, bytes& out, const bytes_spec& spec) {
@@ -410,9 +426,22 @@ public:
     void optional_enumeration(std::string_view key, const std::optional<E>& v) {
         if (v) out_[key] = to_string(*v);
     }
+    template <wire_enum E>
+    void nullable_enumeration(std::string_view key, const std::optional<E>& v) {
+        if (v) {
+            out_[key] = to_string(*v);
+        } else {
+            out_[key] = nullptr;
+        }
+    }
     template <std::size_t N>
     void fixed_bytes(std::string_view key, const std::array<std::uint8_t, N>& v) {
         out_[key] = base64_encode(v);
+    }
+    template <std::size_t N>
+    void optional_fixed_bytes(std::string_view key,
+                              const std::optional<std::array<std::uint8_t, N>>& v) {
+        if (v) out_[key] = base64_encode(*v);
     }
     void var_bytes(std::string_view key, const bytes& v, const bytes_spec&) {
         out_[key] = base64_encode(v);
@@ -494,6 +523,7 @@ KINDRED_FIELDS(hello) {
     io.optional_enumeration("role", m.role);
     io.optional_text("token", m.token, token_spec);
     io.optional_text("resume_token", m.resume_token, token_spec);
+    io.optional_fixed_bytes("device", m.device);
 }
 KINDRED_FIELDS(ping) {}
 KINDRED_FIELDS(request_match) {
@@ -577,6 +607,16 @@ KINDRED_FIELDS(ban) {
     io.enumeration("party", m.party);
     io.integer("duration_s", m.duration_s, duration_range);
 }
+KINDRED_FIELDS(unwatch) {}
+KINDRED_FIELDS(consult) {
+    io.nullable_text("conversation_id", m.conversation_id, id_spec);
+    io.fixed_bytes("pubkey", m.pubkey);
+    io.objects("copies", m.copies, consult_copies_count);
+}
+KINDRED_FIELDS(consult_reply) {
+    io.text("consult_id", m.consult_id, id_spec);
+    io.var_bytes("sealed", m.sealed, sealed_spec);
+}
 
 // ok results.
 KINDRED_FIELDS(conversation_summary) {
@@ -607,6 +647,12 @@ KINDRED_FIELDS(moderator_keys_ok) {
 KINDRED_FIELDS(join_ok) {
     io.fixed_bytes("seeker_pubkey", m.seeker_pubkey);
     io.fixed_bytes("peer_prekey", m.peer_prekey);
+}
+KINDRED_FIELDS(escalate_ok) {
+    io.text("escalation_id", m.escalation_id, id_spec);
+}
+KINDRED_FIELDS(consult_ok) {
+    io.text("consult_id", m.consult_id, id_spec);
 }
 
 // Server → client.
@@ -691,9 +737,29 @@ KINDRED_FIELDS(escalation_info) {
     io.nullable_text("acknowledged_by", m.acknowledged_by, id_spec);
     io.integer("repaged", m.repaged, counter_range);
     io.objects("excerpts", m.excerpts, excerpts_count);
+    io.nullable_text("note", m.note, note_spec);
+    io.nullable_enumeration("reason", m.reason);
+    io.nullable_text("resolved_by", m.resolved_by, id_spec);
+    io.nullable_enumeration("outcome", m.outcome);
+    io.nullable_integer("next_page_at", m.next_page_at, timestamp_range);
+    io.nullable_text("peer", m.peer, id_spec);
 }
 KINDRED_FIELDS(escalation_event) {
     io.object("escalation", m.escalation);
+}
+KINDRED_FIELDS(consult_event) {
+    io.text("consult_id", m.consult_id, id_spec);
+    io.nullable_text("conversation_id", m.conversation_id, id_spec);
+    io.text("peer", m.peer, id_spec);
+    io.fixed_bytes("pubkey", m.pubkey);
+    io.var_bytes("sealed", m.sealed, sealed_spec);
+    io.integer("sent_at", m.sent_at, timestamp_range);
+}
+KINDRED_FIELDS(consult_reply_event) {
+    io.text("consult_id", m.consult_id, id_spec);
+    io.text("moderator", m.moderator, id_spec);
+    io.var_bytes("sealed", m.sealed, sealed_spec);
+    io.integer("sent_at", m.sent_at, timestamp_range);
 }
 #undef KINDRED_FIELDS
 

@@ -180,6 +180,12 @@ std::vector<valid_case> valid_cases() {
         {R"({"type":"hello","id":"1","v":1,"resume_token":"r"})", hello{1, {}, {}, "r"}},
         {R"({"type":"hello","id":"1","v":1,"resume_token":"r","role":"peer"})",
          hello{1, role::peer, {}, "r"}},
+        {R"({"type":"hello","id":"1","v":1,"role":"seeker","device":"$K"})",
+         hello{1, role::seeker, {}, {}, k}},
+        {R"({"type":"hello","id":"1","v":1,"resume_token":"r","device":"$K"})",
+         hello{1, {}, {}, "r", k}},
+        {R"({"type":"hello","id":"1","v":1,"role":"seeker","device":null})",
+         hello{1, role::seeker, {}, {}}},
         {R"({"type":"ping","id":"1"})", ping{}},
         {R"({"type":"request_match","id":"2","tags":["grief"],"languages":["en"],"pubkey":"$K",
              "intake":"optional, ≤ 500 chars"})",
@@ -247,6 +253,17 @@ std::vector<valid_case> valid_cases() {
          ban{"c1", party::seeker, 86400}},
         {R"({"type":"ban","conversation_id":"c1","party":"peer","duration_s":31536000})",
          ban{"c1", party::peer, 31536000}},
+        {R"({"type":"unwatch","id":"15"})", unwatch{}},
+        {R"({"type":"consult","id":"16","conversation_id":"c1","pubkey":"$K",
+             "copies":[{"moderator_id":"m1","sealed":"$E"},{"moderator_id":"m2","sealed":"$E"}]})",
+         consult{"c1", k, {{"m1", e}, {"m2", e}}}},
+        {R"({"type":"consult","id":"16","conversation_id":null,"pubkey":"$K",
+             "copies":[{"moderator_id":"m1","sealed":"$E"}]})",
+         consult{{}, k, {{"m1", e}}}},
+        {R"({"type":"consult","pubkey":"$K","copies":[{"moderator_id":"m1","sealed":"$E"}]})",
+         consult{{}, k, {{"m1", e}}}},
+        {R"({"type":"consult_reply","id":"17","consult_id":"k1","sealed":"$E"})",
+         consult_reply{"k1", e}},
     };
 }
 
@@ -376,6 +393,13 @@ const char* const base_resolve =
 const char* const base_join = R"({"type":"join","id":"x","conversation_id":"c1","pubkey":"$K"})";
 const char* const base_ban =
     R"({"type":"ban","id":"x","conversation_id":"c1","party":"peer","duration_s":60})";
+const char* const base_seeker_hello =
+    R"({"type":"hello","id":"x","v":1,"role":"seeker","device":"$K"})";
+const char* const base_consult =
+    R"({"type":"consult","id":"x","conversation_id":"c1","pubkey":"$K",
+        "copies":[{"moderator_id":"m1","sealed":"$E"}]})";
+const char* const base_consult_reply =
+    R"({"type":"consult_reply","id":"x","consult_id":"k1","sealed":"$E"})";
 
 std::string quoted(const std::string& s) {
     return "\"" + s + "\"";
@@ -608,14 +632,54 @@ std::vector<bad_case> bad_cases() {
         {base_ban, "duration_s", "0", "duration_s: must be 1..31536000"},
         {base_ban, "duration_s", "31536001", "duration_s: must be 1..31536000"},
         {base_ban, "duration_s", "60.0", "duration_s: must be an integer"},
+        // hello.device (§8 extension)
+        {base_seeker_hello, "device", "5", "device" + key_msg},
+        {base_seeker_hello, "device", "\"\"", "device" + key_msg},
+        {base_seeker_hello, "device", b64_31, "device" + key_msg},
+        {base_seeker_hello, "device", b64_33, "device" + key_msg},
+        {base_seeker_hello, "device", not_b64, "device" + key_msg},
+        {base_seeker_hello, "device", "[]", "device" + key_msg},
+        {base_hello, "device", b64_31, "device" + key_msg},
+        // consult, consult_reply (§8 extension)
+        {base_consult, "conversation_id", "5", "conversation_id: must be a string"},
+        {base_consult, "conversation_id", long_id, "conversation_id" + id_msg},
+        {base_consult, "pubkey", missing, "pubkey: required"},
+        {base_consult, "pubkey", b64_33, "pubkey" + key_msg},
+        {base_consult, "copies", missing, "copies: required"},
+        {base_consult, "copies", "null", "copies: must be an array"},
+        {base_consult, "copies", "{}", "copies: must be an array"},
+        {base_consult, "copies", "[]", "copies: must have 1..64 items"},
+        {base_consult, "copies", repeat_list(fill(R"({"moderator_id":"m","sealed":"$E"})"), 65),
+         "copies: must have 1..64 items"},
+        {base_consult, "copies[0]", "\"m1\"", "copies[0]: must be an object"},
+        {base_consult, "copies[0].moderator_id", missing, "copies[0].moderator_id: required"},
+        {base_consult, "copies[0].moderator_id", "\"\"",
+         "copies[0].moderator_id: must not be empty"},
+        {base_consult, "copies[0].sealed", missing, "copies[0].sealed: required"},
+        {base_consult, "copies[0].sealed", quoted(b64(47)),
+         "copies[0].sealed: must be at least 48 bytes"},
+        {base_consult, "copies[0].sealed", quoted(std::string(65540, 'A')),
+         "copies[0].sealed: at most 65536 characters"},
+        {base_consult_reply, "consult_id", missing, "consult_id: required"},
+        {base_consult_reply, "consult_id", "7", "consult_id: must be a string"},
+        {base_consult_reply, "consult_id", long_id, "consult_id" + id_msg},
+        {base_consult_reply, "sealed", missing, "sealed: required"},
+        {base_consult_reply, "sealed", "5", "sealed: must be a base64 string"},
+        {base_consult_reply, "sealed", not_b64, "sealed: must be base64"},
+        {base_consult_reply, "sealed", quoted(b64(47)), "sealed: must be at least 48 bytes"},
+        {base_consult_reply, "sealed", quoted(std::string(65540, 'A')),
+         "sealed: at most 65536 characters"},
     };
 }
 
 TEST(DecodeClientMessage, EveryBaseOfTheBadTableIsValid) {
-    for (const char* base : {base_hello, base_request_match, base_prekeys, base_register_identity,
-                             base_shift_start, base_send, base_receipt, base_typing, base_sync,
-                             base_end, base_transfer, base_escalate, base_report, base_block,
-                             base_watch, base_acknowledge, base_resolve, base_join, base_ban}) {
+    for (const char* base :
+         {base_hello,       base_request_match, base_prekeys,  base_register_identity,
+          base_shift_start, base_send,          base_receipt,  base_typing,
+          base_sync,        base_end,           base_transfer, base_escalate,
+          base_report,      base_block,         base_watch,    base_acknowledge,
+          base_resolve,     base_join,          base_ban,      base_seeker_hello,
+          base_consult,     base_consult_reply}) {
         const decoded d = decode_client_message(fill(base));
         EXPECT_NE(message_of(d), nullptr) << base << "\n → " << failure_of(d)->message;
     }
@@ -634,6 +698,14 @@ TEST(DecodeClientMessage, EachBadFieldIsBadMessageNamingTheFieldAndKeepsTheId) {
         EXPECT_EQ(d.id, "x") << c.path;
         EXPECT_EQ(d.type, std::string_view(root.as_object().at("type").as_string())) << c.path;
     }
+}
+
+TEST(DecodeHello, DeviceIsAcceptedForStaffRolesToo) {
+    // The server ignores it for staff; the codec does not judge roles.
+    const decoded d = decode_client_message(
+        fill(R"({"type":"hello","v":1,"role":"moderator","token":"t","device":"$K"})"));
+    ASSERT_NE(message_of(d), nullptr);
+    EXPECT_EQ(std::get<hello>(*message_of(d)).device, sample_array<32>());
 }
 
 TEST(DecodeHello, ResumeTokenAloneNeedsNoRoleOrToken) {

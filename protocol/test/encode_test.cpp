@@ -55,6 +55,12 @@ TEST(EncodeOk, OtherResultsHaveTheContractShapes) {
                 R"({"type":"ok","re":"11","keys":[{"moderator_id":"m1","pubkey":"$K"}]})");
     expect_json(encode_ok("14", ok_fields(join_ok{sample_array<32>(), sample_array<32>()})),
                 R"({"type":"ok","re":"14","seeker_pubkey":"$K","peer_prekey":"$K"})");
+    expect_json(encode_ok("10", ok_fields(escalate_ok{"e1"})),
+                R"({"type":"ok","re":"10","escalation_id":"e1"})");
+    expect_json(encode_ok("12", ok_fields(report_ok{"e2"})),
+                R"({"type":"ok","re":"12","escalation_id":"e2"})");
+    expect_json(encode_ok("16", ok_fields(consult_ok{"k1"})),
+                R"({"type":"ok","re":"16","consult_id":"k1"})");
 }
 
 TEST(EncodeError, WithRe) {
@@ -173,7 +179,15 @@ TEST(EncodeEvent, EveryEventHasTheContractShape) {
          R"({"type":"escalation","escalation":{"id":"e1","conversation_id":"c1",
              "level":"imminent","category":"suicide_risk","source":"triage","state":"open",
              "created_at":1764300000000,"acknowledged_by":null,"repaged":0,
-             "excerpts":[{"moderator_id":"m1","sealed":"$E"}]}})"},
+             "excerpts":[{"moderator_id":"m1","sealed":"$E"}],
+             "note":null,"reason":null,"resolved_by":null,"outcome":null,"next_page_at":null,
+             "peer":null}})"},
+        {consult_event{"k1", "c1", "river", sample_array<32>(), sample_bytes(64, 9), 1764300000000},
+         R"({"type":"consult","consult_id":"k1","conversation_id":"c1","peer":"river",
+             "pubkey":"$K","sealed":"$E","sent_at":1764300000000})"},
+        {consult_reply_event{"k1", "sky", sample_bytes(64, 9), 1764300000001},
+         R"({"type":"consult_reply","consult_id":"k1","moderator":"sky","sealed":"$E",
+             "sent_at":1764300000001})"},
     };
     std::set<std::size_t> seen;
     for (const auto& c : cases) {
@@ -181,6 +195,83 @@ TEST(EncodeEvent, EveryEventHasTheContractShape) {
         seen.insert(c.event.index());
     }
     EXPECT_EQ(seen.size(), std::variant_size_v<server_event>) << "an event has no case";
+}
+
+TEST(EncodeEvent, EscalationExtensionsAreWrittenWhenSet) {
+    escalation_info e = sample_escalation();
+    e.source = escalation_source::report;
+    e.state = escalation_status::resolved;
+    e.note = "calm now";
+    e.reason = report_reason::harassment;
+    e.resolved_by = "m2";
+    e.outcome = resolve_outcome::referred;
+    e.next_page_at = 1764300030000;
+    e.peer = "river";
+    const json::value v = json::parse(encode_event(escalation_event{e}));
+    const json::object& o = v.at("escalation").as_object();
+    EXPECT_EQ(o.at("note").as_string(), "calm now");
+    EXPECT_EQ(o.at("reason").as_string(), "harassment");
+    EXPECT_EQ(o.at("resolved_by").as_string(), "m2");
+    EXPECT_EQ(o.at("outcome").as_string(), "referred");
+    EXPECT_EQ(o.at("next_page_at").as_int64(), 1764300030000);
+    EXPECT_EQ(o.at("peer").as_string(), "river");
+}
+
+TEST(DecodeServerEvent, EscalationWithoutTheExtensionsReadsThemAsNull) {
+    // What a server without the extensions sends still decodes.
+    const auto frame = decode_server_frame(fill(
+        R"({"type":"escalation","escalation":{"id":"e1","conversation_id":null,"level":"high",
+            "category":"other","source":"seeker","state":"open","created_at":1,
+            "acknowledged_by":null,"repaged":2,"excerpts":[]}})"));
+    ASSERT_TRUE(frame.has_value());
+    const auto back = decode_server_event(*frame);
+    ASSERT_TRUE(std::holds_alternative<server_event>(back))
+        << std::get<decode_failure>(back).message;
+    const auto& e = std::get<escalation_event>(std::get<server_event>(back)).escalation;
+    EXPECT_EQ(e.repaged, 2);
+    EXPECT_FALSE(e.note || e.reason || e.resolved_by || e.outcome || e.next_page_at || e.peer);
+}
+
+TEST(DecodeServerEvent, BadEscalationExtensionsAreNamed) {
+    const std::string head =
+        R"({"type":"escalation","escalation":{"id":"e1","conversation_id":null,"level":"high",
+            "category":"other","source":"seeker","state":"open","created_at":1,
+            "acknowledged_by":null,"repaged":0,"excerpts":[],)";
+    const std::pair<std::string, std::string> cases[] = {
+        {R"("reason":"rude")", "escalation.reason: must be one of harassment, inappropriate, "
+                               "spam, other"},
+        {R"("outcome":"fixed")", "escalation.outcome: must be one of de_escalated, "
+                                 "emergency_services, referred, false_alarm, other"},
+        {R"("next_page_at":-1)", "escalation.next_page_at: must be 0..9007199254740991"},
+        {R"("peer":"")", "escalation.peer: must not be empty"},
+        {R"("note":5)", "escalation.note: must be a string"},
+    };
+    for (const auto& [field, message] : cases) {
+        const auto frame = decode_server_frame(head + field + "}}");
+        ASSERT_TRUE(frame.has_value()) << field;
+        const auto back = decode_server_event(*frame);
+        ASSERT_TRUE(std::holds_alternative<decode_failure>(back)) << field;
+        EXPECT_EQ(std::get<decode_failure>(back).message, message);
+    }
+}
+
+TEST(DecodeServerEvent, ConsultEventsDecodeAsEventsNotClientMessages) {
+    // "consult" and "consult_reply" are both client messages and server events; the server
+    // event decoder reads the event shape.
+    const auto frame = decode_server_frame(fill(
+        R"({"type":"consult","consult_id":"k1","conversation_id":null,"peer":"river",
+            "pubkey":"$K","sealed":"$E","sent_at":5})"));
+    ASSERT_TRUE(frame.has_value());
+    const auto back = decode_server_event(*frame);
+    ASSERT_TRUE(std::holds_alternative<server_event>(back))
+        << std::get<decode_failure>(back).message;
+    const auto& c = std::get<consult_event>(std::get<server_event>(back));
+    EXPECT_FALSE(c.conversation_id.has_value());
+    EXPECT_EQ(c.peer, "river");
+    const auto missing = decode_server_event(*decode_server_frame(
+        R"({"type":"consult_reply","consult_id":"k1","moderator":"sky","sent_at":5})"));
+    ASSERT_TRUE(std::holds_alternative<decode_failure>(missing));
+    EXPECT_EQ(std::get<decode_failure>(missing).message, "sealed: required");
 }
 
 TEST(EncodeEvent, EscalationWithoutConversationWritesNull) {
@@ -238,6 +329,12 @@ std::vector<client_message> every_client_message() {
         resolve{"e1", resolve_outcome::false_alarm},
         join{"c1", k},
         ban{"c1", party::peer, 3600},
+        hello{1, role::seeker, {}, {}, k},
+        hello{1, {}, {}, "resume", sample_array<32>(200)},
+        unwatch{},
+        consult{"c1", k, {{"m1", sample_bytes(48)}, {"m2", sample_bytes(100)}}},
+        consult{{}, k, {{"m1", sample_bytes(60)}}},
+        consult_reply{"k1", sample_bytes(80)},
     };
 }
 
@@ -278,6 +375,18 @@ TEST(RoundTrip, ShiftStartOmitsUnsetOptionalFields) {
     EXPECT_EQ(v.at("planned_end_at").as_int64(), 1795000000000);
 }
 
+TEST(RoundTrip, HelloOmitsAnUnsetDevice) {
+    EXPECT_EQ(encode_client_message(hello{1, role::seeker, {}, {}}, "1"),
+              R"({"type":"hello","id":"1","v":1,"role":"seeker"})");
+}
+
+TEST(RoundTrip, ConsultWithoutConversationSendsNull) {
+    const json::value v = json::parse(
+        encode_client_message(consult{{}, sample_array<32>(), {{"m1", sample_bytes(48)}}}));
+    ASSERT_TRUE(v.as_object().contains("conversation_id"));
+    EXPECT_TRUE(v.at("conversation_id").is_null());
+}
+
 TEST(RoundTrip, EscalateWithoutConversationSendsNull) {
     const json::value v =
         json::parse(encode_client_message(escalate{{}, level::low, category::other, {}, {}}));
@@ -300,6 +409,18 @@ TEST(RoundTrip, EveryServerEventSurvivesEncodeThenClientDecode) {
         ended{"c1", ended_by::moderator, "transfer"},
         joined{"c1", {"Sky", sample_array<32>(3)}},
         escalation_event{sample_escalation()},
+        escalation_event{[] {
+            escalation_info e = sample_escalation();
+            e.note = "n";
+            e.reason = report_reason::spam;
+            e.resolved_by = "m1";
+            e.outcome = resolve_outcome::other;
+            e.next_page_at = 0;
+            e.peer = "river";
+            return e;
+        }()},
+        consult_event{"k1", std::nullopt, "river", sample_array<32>(4), sample_bytes(200), 9},
+        consult_reply_event{"k1", "sky", sample_bytes(48), 10},
     };
     std::set<std::size_t> seen;
     for (const auto& e : events) {
@@ -337,6 +458,10 @@ TEST(RoundTrip, OkResultsSurviveEncodeThenDecodeOk) {
     EXPECT_EQ(std::get<join_ok>(decode_ok<join_ok>(join_frame->body)), j);
     const auto send_frame = decode_server_frame(encode_ok("5", ok_fields(send_ok{8})));
     EXPECT_EQ(std::get<send_ok>(decode_ok<send_ok>(send_frame->body)), send_ok{8});
+    const auto esc_frame = decode_server_frame(encode_ok("6", ok_fields(escalate_ok{"e9"})));
+    EXPECT_EQ(std::get<escalate_ok>(decode_ok<escalate_ok>(esc_frame->body)), escalate_ok{"e9"});
+    const auto consult_frame = decode_server_frame(encode_ok("7", ok_fields(consult_ok{"k9"})));
+    EXPECT_EQ(std::get<consult_ok>(decode_ok<consult_ok>(consult_frame->body)), consult_ok{"k9"});
 }
 
 TEST(DecodeOk, MissingFieldIsNamed) {

@@ -154,6 +154,41 @@ const std::vector<option_spec>& option_table() {
         t.push_back(lim("hash_queue", 0, 100000,
                         "logins that may wait for a hash thread; more answer 503",
                         &limits_config::hash_queue));
+        // Per-type buckets: a per-minute refill and a burst each.
+        struct per_type {
+            const char* type;
+            std::uint32_t limits_config::*per_minute;
+            std::uint32_t limits_config::*burst;
+        };
+        for (const per_type& p : {
+                 per_type{"send", &limits_config::send_per_minute, &limits_config::send_burst},
+                 per_type{"typing", &limits_config::typing_per_minute,
+                          &limits_config::typing_burst},
+                 per_type{"request_match", &limits_config::request_match_per_minute,
+                          &limits_config::request_match_burst},
+                 per_type{"escalate", &limits_config::escalate_per_minute,
+                          &limits_config::escalate_burst},
+                 per_type{"report", &limits_config::report_per_minute,
+                          &limits_config::report_burst},
+                 per_type{"consult", &limits_config::consult_per_minute,
+                          &limits_config::consult_burst},
+             }) {
+            const std::string type = p.type;
+            t.push_back(lim(type + "_per_minute", 1, 1000000,
+                            "per-connection " + type + " bucket refill (per minute)",
+                            p.per_minute));
+            t.push_back(lim(type + "_burst", 1, 100000, "per-connection " + type + " bucket size",
+                            p.burst));
+        }
+        t.push_back(lim("escalation_lane_per_minute", 1, 1000000,
+                        "escalate/moderator_keys/acknowledge/resolve/watch: their own bucket "
+                        "instead of the general one (per minute)",
+                        &limits_config::escalation_lane_per_minute));
+        t.push_back(lim("escalation_lane_burst", 1, 100000, "the escalation lane bucket size",
+                        &limits_config::escalation_lane_burst));
+        t.push_back(lim("max_rate_limited", 1, 100000,
+                        "consecutive rate_limited frames before close 1008",
+                        &limits_config::max_rate_limited));
 
         auto tim = [](std::string leaf, std::uint64_t min, std::uint64_t max, std::string help,
                       std::uint32_t timing_config::*m) {

@@ -1,6 +1,10 @@
 // connection_logic.cpp — see connection_logic.hpp. Rules (server/README.md lists them):
-// - every frame first spends a token; without one the answer is rate_limited and the frame
-//   counts towards nothing else;
+// - every frame first spends its tokens: the general bucket and, for send, typing,
+//   request_match, escalate, report and consult, its own bucket too; the escalation lane
+//   (escalate, moderator_keys, acknowledge, resolve, watch) spends the lane bucket instead of
+//   the general one. Without a token the answer is rate_limited (a typing without id is
+//   dropped silently) and the frame counts towards nothing else; max_rate_limited refusals in
+//   a row close 1008;
 // - a frame that does not decode gets its decode error and counts as bad; max_bad_messages
 //   bad frames in a row close 1008; any frame that decodes resets the count;
 // - before hello, any message of another known type (valid or with invalid fields) is
@@ -16,8 +20,11 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <array>
+#include <string_view>
 
 namespace kindred::server {
 
@@ -40,11 +47,20 @@ outbound_frame ok_frame(const std::optional<std::string>& id, boost::json::objec
 constexpr std::array<std::string_view, 9> any_role{
     "hello", "ping", "send", "receipt", "typing", "sync", "end", "escalate", "moderator_keys"};
 constexpr std::array<std::string_view, 3> seeker_only{"request_match", "cancel_match", "report"};
-constexpr std::array<std::string_view, 9> peer_only{
+constexpr std::array<std::string_view, 10> peer_only{
     "prekeys",   "register_identity", "shift_start", "shift_pause", "shift_resume",
-    "shift_end", "transfer",          "block",       "report"};
-constexpr std::array<std::string_view, 5> moderator_only{"watch", "acknowledge", "resolve", "join",
-                                                         "ban"};
+    "shift_end", "transfer",          "block",       "report",      "consult"};
+constexpr std::array<std::string_view, 7> moderator_only{
+    "watch", "acknowledge", "resolve", "join", "ban", "unwatch", "consult_reply"};
+
+constexpr std::array<std::string_view, 5> escalation_lane{"escalate", "moderator_keys",
+                                                          "acknowledge", "resolve", "watch"};
+
+constexpr std::size_t lane_count = static_cast<std::size_t>(rate_lane::escalation) + 1;
+
+token_bucket make_bucket(const rate_spec& r, token_bucket::clock::time_point now) {
+    return token_bucket(r.per_minute / 60.0, r.burst, now);
+}
 
 template <std::size_t N>
 bool in(const std::array<std::string_view, N>& list, std::string_view type) {
@@ -77,6 +93,50 @@ outbound_frame make_event_frame(const protocol::server_event& event) {
     return {std::string(protocol::type_name(event)), protocol::encode_event(event), std::nullopt};
 }
 
+std::string device_id_of(const protocol::device_secret& secret) {
+    static constexpr std::string_view domain = "kindred/device/v1|";
+    std::array<unsigned char, domain.size() + std::tuple_size_v<protocol::device_secret>> input{};
+    std::copy(domain.begin(), domain.end(), input.begin());
+    std::copy(secret.begin(), secret.end(), input.begin() + domain.size());
+    std::array<unsigned char, 16> hash{};
+    crypto_generichash(hash.data(), hash.size(), input.data(), input.size(), nullptr, 0);
+    sodium_memzero(input.data(), input.size()); // the secret must not linger on the stack
+    std::string hex(hash.size() * 2 + 1, '\0');
+    sodium_bin2hex(hex.data(), hex.size(), hash.data(), hash.size());
+    hex.pop_back();
+    return hex;
+}
+
+logic_options make_logic_options(const limits_config& limits) {
+    auto spec = [](std::uint32_t per_minute, std::uint32_t burst) {
+        return rate_spec{static_cast<double>(per_minute), static_cast<double>(burst)};
+    };
+    logic_options o;
+    o.max_bad_messages = limits.max_bad_messages;
+    o.messages_per_second = static_cast<double>(limits.messages_per_second);
+    o.message_burst = static_cast<double>(limits.message_burst);
+    o.send = spec(limits.send_per_minute, limits.send_burst);
+    o.typing = spec(limits.typing_per_minute, limits.typing_burst);
+    o.request_match = spec(limits.request_match_per_minute, limits.request_match_burst);
+    o.escalate = spec(limits.escalate_per_minute, limits.escalate_burst);
+    o.report = spec(limits.report_per_minute, limits.report_burst);
+    o.consult = spec(limits.consult_per_minute, limits.consult_burst);
+    o.escalation_lane = spec(limits.escalation_lane_per_minute, limits.escalation_lane_burst);
+    o.max_rate_limited = limits.max_rate_limited;
+    return o;
+}
+
+rate_lane lane_of(std::string_view type) {
+    if (type == protocol::send::wire_type) return rate_lane::send;
+    if (type == protocol::typing::wire_type) return rate_lane::typing;
+    if (type == protocol::request_match::wire_type) return rate_lane::request_match;
+    if (type == protocol::escalate::wire_type) return rate_lane::escalate;
+    if (type == protocol::report::wire_type) return rate_lane::report;
+    if (type == protocol::consult::wire_type) return rate_lane::consult;
+    if (in(escalation_lane, type)) return rate_lane::escalation;
+    return rate_lane::general;
+}
+
 bool role_may_send(role r, std::string_view type) {
     if (in(any_role, type)) return true;
     switch (r) {
@@ -93,7 +153,41 @@ bool role_may_send(role r, std::string_view type) {
 connection_logic::connection_logic(const logic_options& options,
                                    token_bucket::clock::time_point now)
     : options_(options)
-    , bucket_(options.messages_per_second, options.message_burst, now) {}
+    , bucket_(options.messages_per_second, options.message_burst, now) {
+    lanes_.reserve(lane_count);
+    lanes_.push_back(token_bucket(1, 1, now)); // general: bucket_ instead
+    for (const rate_spec* r :
+         {&options_.send, &options_.typing, &options_.request_match, &options_.escalate,
+          &options_.report, &options_.consult, &options_.escalation_lane})
+        lanes_.push_back(make_bucket(*r, now));
+}
+
+std::optional<std::int64_t> connection_logic::admit(std::string_view type,
+                                                    token_bucket::clock::time_point now) {
+    const rate_lane lane = lane_of(type);
+    // The buckets this frame spends: at most two. All or none, so a refusal by one does not
+    // cost a token of the other.
+    std::array<token_bucket*, 2> spend{nullptr, nullptr};
+    if (lane == rate_lane::escalation) {
+        spend[0] = &lanes_[static_cast<std::size_t>(rate_lane::escalation)];
+    } else if (lane == rate_lane::escalate) {
+        spend[0] = &lanes_[static_cast<std::size_t>(rate_lane::escalation)];
+        spend[1] = &lanes_[static_cast<std::size_t>(rate_lane::escalate)];
+    } else {
+        spend[0] = &bucket_;
+        if (lane != rate_lane::general) spend[1] = &lanes_[static_cast<std::size_t>(lane)];
+    }
+    std::int64_t wait_ms = 0;
+    for (token_bucket* b : spend) {
+        // take() spends nothing when it refuses, so it doubles as "how long until a token".
+        if (b && b->tokens(now) < 1.0) wait_ms = std::max(wait_ms, b->take(now).retry_after_ms);
+    }
+    if (wait_ms > 0) return wait_ms;
+    for (token_bucket* b : spend) {
+        if (b) b->take(now);
+    }
+    return std::nullopt;
+}
 
 logic_output connection_logic::on_text(std::string_view text, token_bucket::clock::time_point now) {
     logic_output out;
@@ -113,11 +207,23 @@ logic_output connection_logic::on_text(std::string_view text, token_bucket::cloc
     else
         out.in_type = "invalid";
 
-    if (auto d = bucket_.take(now); !d.allowed) {
-        out.frames.push_back(error_frame(decoded.id, error_code::rate_limited,
-                                         "too many messages; slow down", d.retry_after_ms));
+    // Only a known type picks a bucket: unknown ones spend the general bucket alone.
+    const std::string_view rate_type =
+        failure && failure->code != error_code::bad_message ? std::string_view{} : decoded.type;
+    if (auto wait_ms = admit(rate_type, now)) {
+        // Typing is a hint: over its limit it is dropped unless the client asked for an answer.
+        if (rate_type != protocol::typing::wire_type || decoded.id) {
+            out.frames.push_back(error_frame(decoded.id, error_code::rate_limited,
+                                             "too many messages; slow down", *wait_ms));
+        }
+        if (++limited_count_ >= options_.max_rate_limited) {
+            phase_ = phase::closing;
+            out.close = close_codes::policy;
+            out.close_reason = "rate limit";
+        }
         return out;
     }
+    limited_count_ = 0;
     if (phase_ == phase::hello_pending || phase_ == phase::request_pending) {
         // The I/O layer stops reading while a request is pending; this is only a safety net.
         out.frames.push_back(error_frame(decoded.id, error_code::conflict,
@@ -165,11 +271,18 @@ logic_output connection_logic::on_decoded(const std::optional<std::string>& id,
     if (phase_ == phase::awaiting_hello) {
         const auto* h = std::get_if<protocol::hello>(&message);
         if (!h) return not_authenticated(id, std::move(out));
+        // Only seekers have a device (staff are accounts); a resumed session's role is known
+        // only to the store, which ignores the device for staff sessions.
+        std::string device = h->device ? device_id_of(*h->device) : std::string();
         if (h->resume_token) {
-            out.session =
-                session_request{session_request::kind::resume, role::seeker, {}, *h->resume_token};
+            out.session = session_request{session_request::kind::resume,
+                                          role::seeker,
+                                          {},
+                                          *h->resume_token,
+                                          std::move(device)};
         } else if (h->role == role::seeker) {
-            out.session = session_request{session_request::kind::create, role::seeker, {}, {}};
+            out.session = session_request{
+                session_request::kind::create, role::seeker, {}, {}, std::move(device)};
         } else {
             // The codec guarantees a token for peer and moderator.
             out.session =
@@ -241,6 +354,7 @@ logic_output connection_logic::to_service(const std::optional<std::string>& id,
     r.session_id = session_id_;
     r.role = *role_;
     r.staff = staff_;
+    r.device_id = device_id_;
     out.service = std::move(r);
     service_pending_ = true;
     phase_ = phase::request_pending;
@@ -361,6 +475,7 @@ logic_output connection_logic::on_session_result(const session_result& result) {
         session_id_ = result.session_id;
         role_ = result.role;
         staff_ = result.staff;
+        device_id_ = result.role == role::seeker ? result.device_id : std::string();
         protocol::hello_ok ok{result.session_id, result.role, result.resume_token,
                               result.conversations};
         out.frames.push_back(ok_frame(id, protocol::ok_fields(ok)));
@@ -379,6 +494,13 @@ logic_output connection_logic::on_session_result(const session_result& result) {
         phase_ = phase::closing;
         out.close = close_codes::policy;
         out.close_reason = "wrong role";
+        break;
+    case session_result::status::banned:
+        // Contract §8 (ours): a banned party is told so and starts over (after the ban).
+        out.frames.push_back(error_frame(id, error_code::forbidden, "banned"));
+        phase_ = phase::closing;
+        out.close = close_codes::policy;
+        out.close_reason = "banned";
         break;
     case session_result::status::internal:
         phase_ = phase::awaiting_hello;

@@ -82,6 +82,12 @@ struct in_flight_guard {
 
 } // namespace
 
+bool session_store::is_device_id(std::string_view text) {
+    return text.size() == 32 && std::all_of(text.begin(), text.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
 std::string session_store::session_key(std::string_view session_id) {
     return "sess:{" + std::string(session_id) + "}";
 }
@@ -145,8 +151,11 @@ session_store::session_store(store::client& redis, session_store_options options
     if (sodium_init() < 0) throw std::runtime_error("sodium_init failed");
 }
 
-void session_store::create(protocol::role role, std::uint64_t conn, result_handler h) {
-    create_session(role, conn, std::nullopt, std::move(h));
+void session_store::create(protocol::role role, std::string device_id, std::uint64_t conn,
+                           result_handler h) {
+    // Only seekers have devices.
+    if (role != protocol::role::seeker || !is_device_id(device_id)) device_id.clear();
+    create_session(role, std::move(device_id), conn, std::nullopt, std::move(h));
 }
 
 void session_store::create_staff(protocol::role role, std::string token, std::uint64_t conn,
@@ -168,32 +177,37 @@ void session_store::create_staff(protocol::role role, std::string token, std::ui
                 h(std::move(out));
                 return;
             }
-            create_session(role, conn, std::move(check.staff), std::move(h));
+            create_session(role, {}, conn, std::move(check.staff), std::move(h));
         });
 }
 
-void session_store::create_session(protocol::role role, std::uint64_t conn,
+void session_store::create_session(protocol::role role, std::string device_id, std::uint64_t conn,
                                    std::optional<staff_identity> staff, result_handler h) {
     std::string id = random_base64url(session_bytes);
     std::string token = id + "." + random_base64url(secret_bytes);
     std::string hash = token_hash(token);
+    std::vector<std::string> keys{session_key(id)};
+    if (!device_id.empty()) keys.push_back(options_.moderation_prefix + "ban:d:" + device_id);
+    if (staff) keys.push_back(options_.moderation_prefix + "ban:p:" + staff->username);
     std::vector<std::string> args{std::string(protocol::to_string(role)),
                                   options_.instance_id,
                                   std::to_string(conn),
                                   hash,
                                   std::to_string(unix_ms()),
-                                  std::to_string(options_.connected_ttl.count())};
-    if (staff) {
-        args.push_back(staff->username);
-        args.push_back(staff->token_hash);
-        args.push_back(std::to_string(staff->expires_at));
-    }
-    redis_.eval(create_script(), {session_key(id)}, std::move(args),
+                                  std::to_string(options_.connected_ttl.count()),
+                                  staff ? staff->username : std::string(),
+                                  staff ? staff->token_hash : std::string(),
+                                  staff ? std::to_string(staff->expires_at) : std::string(),
+                                  device_id};
+    redis_.eval(create_script(), std::move(keys), std::move(args),
                 [h = std::move(h), id, token, role, staff = std::move(staff),
+                 device_id = std::move(device_id),
                  g = std::make_shared<in_flight_guard>(in_flight_)](boost::system::error_code ec,
                                                                     store::reply r) mutable {
                     session_result out;
-                    if (ec || r.integer() != 1) {
+                    if (!ec && r.integer() == -1) {
+                        out.what = session_result::status::banned;
+                    } else if (ec || r.integer() != 1) {
                         out.what = session_result::status::unavailable;
                     } else {
                         out.what = session_result::status::ok;
@@ -201,12 +215,14 @@ void session_store::create_session(protocol::role role, std::uint64_t conn,
                         out.role = role;
                         out.resume_token = token;
                         out.staff = std::move(staff);
+                        out.device_id = std::move(device_id);
                     }
                     h(std::move(out));
                 });
 }
 
-void session_store::resume(std::string resume_token, std::uint64_t conn, result_handler h) {
+void session_store::resume(std::string resume_token, std::string device_id, std::uint64_t conn,
+                           result_handler h) {
     auto id = session_of_token(resume_token);
     if (!id) {
         session_result out;
@@ -214,10 +230,14 @@ void session_store::resume(std::string resume_token, std::uint64_t conn, result_
         h(std::move(out));
         return;
     }
+    if (!is_device_id(device_id)) device_id.clear();
     std::string hash = token_hash(resume_token);
-    redis_.eval(resume_script(), {session_key(*id)},
+    std::vector<std::string> keys{session_key(*id), options_.moderation_prefix + "ban:s:" + *id};
+    if (!device_id.empty()) keys.push_back(options_.moderation_prefix + "ban:d:" + device_id);
+    redis_.eval(resume_script(), std::move(keys),
                 {hash, options_.instance_id, std::to_string(conn),
-                 std::to_string(options_.connected_ttl.count())},
+                 std::to_string(options_.connected_ttl.count()), device_id,
+                 options_.moderation_prefix},
                 [this, h = std::move(h), id = *id, token = std::move(resume_token), conn,
                  g = std::make_shared<in_flight_guard>(in_flight_)](boost::system::error_code ec,
                                                                     store::reply r) mutable {
@@ -227,27 +247,31 @@ void session_store::resume(std::string resume_token, std::uint64_t conn, result_
                         h(std::move(out));
                         return;
                     }
-                    if (!r.is_array() || r.size() < 3) {
+                    if (r.is_array() && r.size() >= 1 && r.at(0).str() == "banned") {
+                        out.what = session_result::status::banned;
+                        h(std::move(out));
+                        return;
+                    }
+                    if (!r.is_array() || r.size() < 6 || r.at(0).str() != "ok") {
                         out.what = session_result::status::not_found;
                         h(std::move(out));
                         return;
                     }
-                    auto role = protocol::from_string<protocol::role>(r.at(0).str());
+                    auto role = protocol::from_string<protocol::role>(r.at(1).str());
                     if (!role) {
                         out.what = session_result::status::not_found;
                         h(std::move(out));
                         return;
                     }
-                    std::string auth_hash = r.size() > 3 ? r.at(3).str() : std::string();
-                    after_resume(std::move(id), std::move(token), conn, *role, r.at(1).str(),
-                                 r.at(2).str(), std::move(auth_hash), std::move(h));
+                    after_resume(std::move(id), std::move(token), conn, *role, r.at(2).str(),
+                                 r.at(3).str(), r.at(4).str(), r.at(5).str(), std::move(h));
                 });
 }
 
 void session_store::after_resume(std::string id, std::string token, std::uint64_t conn,
                                  protocol::role role, std::string old_instance,
                                  std::string old_conn_text, std::string auth_hash,
-                                 result_handler h) {
+                                 std::string device_id, result_handler h) {
     // Tells the previous holder (if any, and not this very connection) to close 4001.
     auto take_over = [this, id, conn, old_instance, old_conn_text] {
         std::uint64_t old_conn = 0;
@@ -272,6 +296,7 @@ void session_store::after_resume(std::string id, std::string token, std::uint64_
         out.session_id = std::move(id);
         out.role = role;
         out.resume_token = std::move(token);
+        out.device_id = std::move(device_id);
         h(std::move(out));
         return;
     }

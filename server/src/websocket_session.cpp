@@ -51,6 +51,8 @@ const char* failure_reason(session_result::status s) {
         return "forbidden";
     case session_result::status::internal:
         return "internal";
+    case session_result::status::banned:
+        return "banned";
     default:
         return "unavailable";
     }
@@ -71,10 +73,7 @@ public:
         , logic_(make_logic_options(ctx), std::chrono::steady_clock::now()) {}
 
     static logic_options make_logic_options(server_context& ctx) {
-        logic_options o{ctx.cfg.limits.max_bad_messages,
-                        static_cast<double>(ctx.cfg.limits.messages_per_second),
-                        static_cast<double>(ctx.cfg.limits.message_burst),
-                        {}};
+        logic_options o = kindred::server::make_logic_options(ctx.cfg.limits);
         if (auto* services = ctx.services)
             o.served = [services](std::string_view type) { return services->serves(type); };
         return o;
@@ -345,9 +344,10 @@ private:
             ctx_.sessions.create_staff(request.role, std::move(request.token), id_,
                                        std::move(done));
         else if (request.what == session_request::kind::create)
-            ctx_.sessions.create(request.role, id_, std::move(done));
+            ctx_.sessions.create(request.role, std::move(request.device_id), id_, std::move(done));
         else
-            ctx_.sessions.resume(std::move(request.resume_token), id_, std::move(done));
+            ctx_.sessions.resume(std::move(request.resume_token), std::move(request.device_id), id_,
+                                 std::move(done));
     }
 
     void on_session(session_result r, bool resumed) {

@@ -364,3 +364,25 @@ TEST(Config, LexiconPathFromEveryLayer) {
     EXPECT_EQ(bad.what, ks::load_result::action::fail);
     EXPECT_NE(bad.text.find("lexicon"), std::string::npos) << bad.text;
 }
+
+TEST(Config, PerTypeRateLimitsFromFileEnvAndFlags) {
+    auto r =
+        load({"--config", "k.json", "--send-burst", "7"}, {{"KINDRED_ESCALATION_LANE_BURST", "9"}},
+             {{"k.json", R"({"limits": {"typing_per_minute": 30, "max_rate_limited": 5}})"}});
+    ASSERT_EQ(r.what, ks::load_result::action::run) << r.text;
+    EXPECT_EQ(r.cfg.limits.send_burst, 7u);
+    EXPECT_EQ(r.cfg.limits.escalation_lane_burst, 9u);
+    EXPECT_EQ(r.cfg.limits.typing_per_minute, 30u);
+    EXPECT_EQ(r.cfg.limits.max_rate_limited, 5u);
+    EXPECT_EQ(r.cfg.limits.report_burst, 3u); // default
+}
+
+TEST(Config, PerTypeRateLimitsRejectZero) {
+    for (const char* flag : {"--send-per-minute", "--typing-burst", "--escalate-burst",
+                             "--consult-per-minute", "--escalation-lane-per-minute",
+                             "--max-rate-limited", "--request-match-burst", "--report-burst"}) {
+        auto r = load({flag, "0"});
+        EXPECT_EQ(r.what, ks::load_result::action::fail) << flag;
+        EXPECT_NE(r.text.find(flag + 2), std::string::npos) << r.text;
+    }
+}

@@ -569,3 +569,441 @@ TEST_F(ConnectionLogicTest, WithoutServicesMatchingIsUnavailable) {
     ASSERT_EQ(out.frames.size(), 1u);
     EXPECT_EQ(frame(out, 0).at("code"), "unavailable");
 }
+
+// ---- issue #5: the seeker's device, bans at hello, new role rules -----------------------------
+
+TEST(DeviceId, IsBlake2b128OfTheDomainAndTheSecretInLowercaseHex) {
+    ASSERT_GE(sodium_init(), 0);
+    kp::device_secret counting{};
+    for (std::size_t i = 0; i < counting.size(); ++i)
+        counting[i] = static_cast<std::uint8_t>(i);
+    // Computed independently: Python hashlib.blake2b(b"kindred/device/v1|" + bytes(range(32)),
+    // digest_size=16).
+    EXPECT_EQ(ks::device_id_of(counting), "6eb6007a2a625ea6d33c82e5ddddaa3c");
+    EXPECT_EQ(ks::device_id_of(kp::device_secret{}), "c06a1b04c1fc466cbc9262becb0dc23b");
+}
+
+namespace {
+// base64 of the bytes 0..31 (the "counting" device above).
+const std::string counting_device = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const std::string counting_device_id = "6eb6007a2a625ea6d33c82e5ddddaa3c";
+} // namespace
+
+TEST_F(ConnectionLogicTest, SeekerHelloWithDevicePassesItsDeviceId) {
+    auto out = send(R"({"type":"hello","id":"h","v":1,"role":"seeker","device":")" +
+                    counting_device + R"("})");
+    ASSERT_TRUE(out.session);
+    EXPECT_EQ(out.session->what, ks::session_request::kind::create);
+    EXPECT_EQ(out.session->device_id, counting_device_id);
+    // The secret itself goes nowhere.
+    EXPECT_EQ(out.session->device_id.find(counting_device), std::string::npos);
+}
+
+TEST_F(ConnectionLogicTest, HelloWithoutDevicePassesNone) {
+    auto out = send(R"({"type":"hello","id":"h","v":1,"role":"seeker"})");
+    ASSERT_TRUE(out.session);
+    EXPECT_EQ(out.session->device_id, "");
+}
+
+TEST_F(ConnectionLogicTest, ResumeWithDevicePassesItsDeviceId) {
+    auto out = send(R"({"type":"hello","id":"h","v":1,"resume_token":"S.t","device":")" +
+                    counting_device + R"("})");
+    ASSERT_TRUE(out.session);
+    EXPECT_EQ(out.session->what, ks::session_request::kind::resume);
+    EXPECT_EQ(out.session->device_id, counting_device_id);
+}
+
+TEST_F(ConnectionLogicTest, StaffHelloIgnoresTheDevice) {
+    auto out = send(R"({"type":"hello","id":"h","v":1,"role":"peer","token":"t","device":")" +
+                    counting_device + R"("})");
+    ASSERT_TRUE(out.session);
+    EXPECT_EQ(out.session->device_id, "");
+}
+
+TEST_F(ConnectionLogicTest, ABadDeviceIsBadMessageNamingDevice) {
+    auto out = send(R"({"type":"hello","id":"h","v":1,"role":"seeker","device":"AAAA"})");
+    EXPECT_FALSE(out.session);
+    ASSERT_EQ(out.frames.size(), 1u);
+    EXPECT_EQ(frame(out, 0).at("code"), "bad_message");
+    EXPECT_EQ(frame(out, 0).at("message"), "device: must be 32 bytes of base64");
+}
+
+TEST_F(ConnectionLogicTest, TheSessionsDeviceIdIsExposedAndCarriedToServices) {
+    ks::logic_options o;
+    o.served = [](std::string_view type) { return type == "escalate"; };
+    ks::connection_logic logic(o, now_);
+    logic.on_text(R"({"type":"hello","id":"h","v":1,"role":"seeker"})", now_);
+    auto r = ok_result("S1", kp::role::seeker, "S1.t");
+    r.device_id = counting_device_id;
+    logic.on_session_result(r);
+    EXPECT_EQ(logic.device_id(), counting_device_id);
+    auto out = logic.on_text(
+        R"({"type":"escalate","id":"e","conversation_id":null,"level":"high","category":"other"})",
+        now_);
+    ASSERT_TRUE(out.service);
+    EXPECT_EQ(out.service->device_id, counting_device_id);
+    EXPECT_EQ(out.service->session_id, "S1");
+}
+
+TEST_F(ConnectionLogicTest, AStaffSessionHasNoDeviceId) {
+    send(R"({"type":"hello","id":"h","v":1,"role":"moderator","token":"t"})");
+    auto r = ok_result("S2", kp::role::moderator, "S2.t", ks::staff_identity{"mona", "h", 1});
+    r.device_id = counting_device_id; // a store would not say so; the logic does not trust it
+    logic_.on_session_result(r);
+    EXPECT_EQ(logic_.device_id(), "");
+}
+
+TEST_F(ConnectionLogicTest, BannedHelloIsForbiddenBannedAndCloses1008) {
+    send(R"({"type":"hello","id":"h","v":1,"role":"seeker"})");
+    auto out = logic_.on_session_result(failed(ks::session_result::status::banned));
+    ASSERT_EQ(out.frames.size(), 1u);
+    EXPECT_EQ(frame(out, 0).at("code"), "forbidden");
+    EXPECT_EQ(frame(out, 0).at("message"), "banned");
+    EXPECT_EQ(frame(out, 0).at("re"), "h");
+    EXPECT_EQ(out.close, ks::close_codes::policy);
+    EXPECT_EQ(out.close_reason, "banned");
+    EXPECT_EQ(logic_.current(), phase::closing);
+}
+
+TEST(CloseCodes, BannedIs4005) {
+    EXPECT_EQ(ks::close_codes::banned, 4005);
+}
+
+TEST(RoleMaySend, ConsultIsForPeersRepliesAndUnwatchForModerators) {
+    EXPECT_TRUE(ks::role_may_send(kp::role::peer, "consult"));
+    EXPECT_FALSE(ks::role_may_send(kp::role::seeker, "consult"));
+    EXPECT_FALSE(ks::role_may_send(kp::role::moderator, "consult"));
+    EXPECT_TRUE(ks::role_may_send(kp::role::moderator, "consult_reply"));
+    EXPECT_FALSE(ks::role_may_send(kp::role::peer, "consult_reply"));
+    EXPECT_FALSE(ks::role_may_send(kp::role::seeker, "consult_reply"));
+    EXPECT_TRUE(ks::role_may_send(kp::role::moderator, "unwatch"));
+    EXPECT_FALSE(ks::role_may_send(kp::role::peer, "unwatch"));
+    EXPECT_FALSE(ks::role_may_send(kp::role::seeker, "unwatch"));
+}
+
+// ---- issue #5: per-type rate limits and the escalation lane -------------------------------------
+
+namespace {
+
+// A seeker (or `role`) connection whose every message type is served, with small buckets so
+// each rule shows in a few frames. The general bucket is generous unless a test says otherwise.
+class RateLogicTest : public ::testing::Test {
+protected:
+    void start(ks::logic_options o, kp::role role = kp::role::seeker) {
+        o.served = [](std::string_view) { return true; };
+        logic_.emplace(o, now_);
+        logic_->on_text(role == kp::role::seeker
+                            ? R"({"type":"hello","id":"h","v":1,"role":"seeker"})"
+                            : R"({"type":"hello","id":"h","v":1,"role":"moderator","token":"t"})",
+                        now_);
+        logic_->on_session_result(
+            ok_result("S", role, "S.t",
+                      role == kp::role::seeker
+                          ? std::nullopt
+                          : std::optional<ks::staff_identity>(ks::staff_identity{"m", "h", 1})));
+        ASSERT_EQ(logic_->current(), phase::authenticated);
+    }
+    // Sends one frame; a request handed to the service is answered ok at once.
+    ks::logic_output send(std::string_view text) {
+        auto out = logic_->on_text(text, now_);
+        if (out.service) {
+            ks::service_answer a;
+            a.frames.push_back(ks::make_ok_frame(out.service->id));
+            logic_->on_service_result(std::move(a));
+        }
+        return out;
+    }
+    static bool limited(const ks::logic_output& out) {
+        return out.frames.size() == 1 && frame(out, 0).at("code") == "rate_limited";
+    }
+    static ks::logic_options roomy() {
+        ks::logic_options o;
+        o.messages_per_second = 1000;
+        o.message_burst = 1000;
+        return o;
+    }
+
+    ks::token_bucket::clock::time_point now_{};
+    std::optional<ks::connection_logic> logic_;
+};
+
+const std::string send_msg =
+    R"({"type":"send","id":"s","conversation_id":"c1","seq":1,"copies":[{"to":"peer",
+        "nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","ciphertext":"AAAAAAAAAAAAAAAAAAAAAA=="}]})";
+const std::string escalate_msg =
+    R"({"type":"escalate","id":"e","conversation_id":null,"level":"imminent",
+        "category":"suicide_risk"})";
+
+} // namespace
+
+TEST_F(RateLogicTest, SendHasItsOwnBucketBesidesTheGeneralOne) {
+    auto o = roomy();
+    o.send = {60, 2}; // one a second, two at once
+    start(o);
+    EXPECT_FALSE(limited(send(send_msg)));
+    EXPECT_FALSE(limited(send(send_msg)));
+    auto out = send(send_msg);
+    ASSERT_TRUE(limited(out));
+    EXPECT_EQ(frame(out, 0).at("re"), "s");
+    EXPECT_EQ(frame(out, 0).at("retry_after_ms"), 1000);
+    // Other types are not affected by the send bucket.
+    EXPECT_EQ(frame(send(R"({"type":"ping","id":"p"})"), 0).at("type"), "pong");
+    now_ += 1s;
+    EXPECT_FALSE(limited(send(send_msg)));
+}
+
+TEST_F(RateLogicTest, EachListedTypeHasItsOwnBucket) {
+    const std::pair<ks::rate_spec ks::logic_options::*, std::string> cases[] = {
+        {&ks::logic_options::send, send_msg},
+        {&ks::logic_options::typing, R"({"type":"typing","id":"t","conversation_id":"c1"})"},
+        {&ks::logic_options::request_match,
+         R"({"type":"request_match","id":"r","tags":["grief"],"languages":["en"],
+             "pubkey":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})"},
+        {&ks::logic_options::escalate, escalate_msg},
+        {&ks::logic_options::report,
+         R"({"type":"report","id":"r","conversation_id":"c1","reason":"spam"})"},
+    };
+    for (const auto& [member, text] : cases) {
+        auto o = roomy();
+        o.*member = {1, 1};
+        start(o);
+        EXPECT_FALSE(limited(send(text))) << text;
+        EXPECT_TRUE(limited(send(text))) << text;
+    }
+}
+
+TEST_F(RateLogicTest, ConsultHasItsOwnBucket) {
+    auto o = roomy();
+    o.consult = {1, 1};
+    o.served = [](std::string_view) { return true; };
+    logic_.emplace(o, now_);
+    logic_->on_text(R"({"type":"hello","id":"h","v":1,"role":"peer","token":"t"})", now_);
+    logic_->on_session_result(
+        ok_result("S", kp::role::peer, "S.t", ks::staff_identity{"river", "h", 1}));
+    const std::string consult =
+        R"({"type":"consult","id":"k","pubkey":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            "copies":[{"moderator_id":"m1","sealed":")" +
+        kp::base64_encode(std::vector<std::uint8_t>(48, 1)) + R"("}]})";
+    auto first = send(consult);
+    EXPECT_TRUE(first.service) << (first.frames.empty() ? "" : first.frames[0].text);
+    EXPECT_TRUE(limited(send(consult)));
+}
+
+TEST_F(RateLogicTest, TypingOverItsBucketIsDroppedSilentlyUnlessItHasAnId) {
+    auto o = roomy();
+    o.typing = {60, 1};
+    start(o);
+    EXPECT_FALSE(limited(send(R"({"type":"typing","conversation_id":"c1"})")));
+    auto silent = send(R"({"type":"typing","conversation_id":"c1"})");
+    EXPECT_TRUE(silent.frames.empty());
+    EXPECT_FALSE(silent.service);
+    EXPECT_FALSE(silent.close);
+    EXPECT_EQ(silent.in_type, "typing");
+    auto answered = send(R"({"type":"typing","id":"t","conversation_id":"c1"})");
+    ASSERT_TRUE(limited(answered));
+    EXPECT_EQ(frame(answered, 0).at("re"), "t");
+}
+
+TEST_F(RateLogicTest, TypingOverTheGeneralBucketIsDroppedSilentlyToo) {
+    ks::logic_options o;
+    o.messages_per_second = 1;
+    o.message_burst = 2; // hello spends one
+    start(o);
+    EXPECT_FALSE(limited(send(R"({"type":"typing","conversation_id":"c1"})")));
+    EXPECT_TRUE(send(R"({"type":"typing","conversation_id":"c1"})").frames.empty());
+    EXPECT_TRUE(limited(send(R"({"type":"ping","id":"p"})")));
+}
+
+TEST_F(RateLogicTest, ARefusalSpendsNoTokenOfTheOtherBucket) {
+    ks::logic_options o;
+    o.messages_per_second = 1;
+    o.message_burst = 3; // hello spends one: two left
+    o.send = {60, 1};
+    start(o);
+    EXPECT_FALSE(limited(send(send_msg))); // general 1 left, send 0
+    EXPECT_TRUE(limited(send(send_msg)));  // refused by send: general keeps its token
+    EXPECT_TRUE(limited(send(send_msg)));  // again
+    EXPECT_EQ(frame(send(R"({"type":"ping","id":"p"})"), 0).at("type"), "pong"); // still there
+    EXPECT_TRUE(limited(send(R"({"type":"ping","id":"p"})")));
+}
+
+TEST_F(RateLogicTest, RetryAfterIsTheLongerWaitOfTheTwoBuckets) {
+    ks::logic_options o;
+    o.messages_per_second = 1;
+    o.message_burst = 1; // hello spent it: the general bucket needs 1000 ms
+    o.send = {6, 1};     // fresh, but after one send it needs 10 s
+    start(o);
+    auto first = send(send_msg);
+    ASSERT_TRUE(limited(first));
+    EXPECT_EQ(frame(first, 0).at("retry_after_ms"), 1000);
+    now_ += 1s;
+    EXPECT_FALSE(limited(send(send_msg)));
+    now_ += 1s;
+    auto third = send(send_msg);
+    ASSERT_TRUE(limited(third));
+    EXPECT_EQ(frame(third, 0).at("retry_after_ms"), 9000);
+}
+
+TEST_F(RateLogicTest, AFloodOfSendsDoesNotStopAnEscalation) {
+    ks::logic_options o;
+    o.messages_per_second = 1;
+    o.message_burst = 5;
+    o.send = {6000, 1000};
+    start(o);
+    int refused = 0;
+    for (int i = 0; i < 20; ++i)
+        refused += limited(send(send_msg)) ? 1 : 0;
+    EXPECT_EQ(refused, 16); // the general bucket is empty
+    EXPECT_TRUE(limited(send(R"({"type":"ping","id":"p"})")));
+    auto esc = logic_->on_text(escalate_msg, now_);
+    EXPECT_TRUE(esc.frames.empty());
+    ASSERT_TRUE(esc.service);
+    EXPECT_EQ(kp::type_name(esc.service->message), "escalate");
+    logic_->on_service_result({});
+    auto keys = logic_->on_text(R"({"type":"moderator_keys","id":"k"})", now_);
+    EXPECT_TRUE(keys.service);
+}
+
+TEST_F(RateLogicTest, TheLaneDoesNotSpendTheGeneralBucket) {
+    ks::logic_options o;
+    o.messages_per_second = 1;
+    o.message_burst = 2; // hello spends one: one left
+    start(o);
+    for (int i = 0; i < 5; ++i)
+        EXPECT_FALSE(limited(send(R"({"type":"moderator_keys","id":"k"})"))) << i;
+    EXPECT_EQ(frame(send(R"({"type":"ping","id":"p"})"), 0).at("type"), "pong");
+}
+
+TEST_F(RateLogicTest, ModeratorLaneTypesShareTheLaneBucket) {
+    auto o = roomy();
+    o.escalation_lane = {60, 4};
+    start(o, kp::role::moderator);
+    EXPECT_FALSE(limited(send(
+        R"({"type":"watch","id":"w","pubkey":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})")));
+    EXPECT_FALSE(limited(send(R"({"type":"acknowledge","id":"a","escalation_id":"e1"})")));
+    EXPECT_FALSE(
+        limited(send(R"({"type":"resolve","id":"r","escalation_id":"e1","outcome":"other"})")));
+    EXPECT_FALSE(limited(send(R"({"type":"moderator_keys","id":"k"})")));
+    EXPECT_TRUE(limited(send(R"({"type":"acknowledge","id":"a","escalation_id":"e2"})")));
+    // join and ban are not in the lane: the general bucket serves them.
+    EXPECT_FALSE(limited(send(
+        R"({"type":"join","id":"j","conversation_id":"c1",
+            "pubkey":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})")));
+}
+
+TEST_F(RateLogicTest, EscalateSpendsTheLaneAndItsOwnBucket) {
+    auto o = roomy();
+    o.escalation_lane = {60, 2};
+    o.escalate = {60, 10};
+    start(o);
+    EXPECT_FALSE(limited(send(escalate_msg)));
+    EXPECT_FALSE(limited(send(R"({"type":"moderator_keys","id":"k"})")));
+    EXPECT_TRUE(limited(send(escalate_msg))); // the lane is empty
+}
+
+TEST_F(RateLogicTest, PersistentFloodingCloses1008) {
+    ks::logic_options o;
+    o.messages_per_second = 1;
+    o.message_burst = 1; // hello spent it
+    o.max_rate_limited = 5;
+    start(o);
+    for (int i = 0; i < 4; ++i) {
+        auto out = send(R"({"type":"ping"})");
+        EXPECT_TRUE(limited(out));
+        EXPECT_FALSE(out.close) << i;
+    }
+    EXPECT_EQ(logic_->rate_limited_in_a_row(), 4u);
+    auto last = send(R"({"type":"ping"})");
+    EXPECT_TRUE(limited(last));
+    EXPECT_EQ(last.close, ks::close_codes::policy);
+    EXPECT_EQ(last.close_reason, "rate limit");
+    EXPECT_EQ(logic_->current(), phase::closing);
+}
+
+TEST_F(RateLogicTest, SilentlyDroppedTypingCountsTowardsTheFloodClose) {
+    auto o = roomy();
+    o.typing = {60, 1};
+    o.max_rate_limited = 3;
+    start(o);
+    send(R"({"type":"typing","conversation_id":"c1"})");
+    EXPECT_FALSE(send(R"({"type":"typing","conversation_id":"c1"})").close);
+    EXPECT_FALSE(send(R"({"type":"typing","conversation_id":"c1"})").close);
+    auto last = send(R"({"type":"typing","conversation_id":"c1"})");
+    EXPECT_TRUE(last.frames.empty());
+    EXPECT_EQ(last.close, ks::close_codes::policy);
+}
+
+TEST_F(RateLogicTest, AnAdmittedFrameResetsTheFloodCount) {
+    auto o = roomy();
+    o.send = {60, 1};
+    o.max_rate_limited = 3;
+    start(o);
+    send(send_msg);
+    for (int round = 0; round < 3; ++round) {
+        EXPECT_FALSE(send(send_msg).close);
+        EXPECT_FALSE(send(send_msg).close);
+        EXPECT_EQ(frame(send(R"({"type":"ping","id":"p"})"), 0).at("type"), "pong");
+        EXPECT_EQ(logic_->rate_limited_in_a_row(), 0u);
+    }
+}
+
+TEST_F(RateLogicTest, UnknownAndInvalidFramesSpendOnlyTheGeneralBucket) {
+    auto o = roomy();
+    o.send = {60, 1};
+    start(o);
+    // An unknown type that happens to be named like nothing: general only.
+    EXPECT_EQ(frame(send(R"({"type":"sendx","id":"u"})"), 0).at("code"), "unknown_type");
+    // Bad JSON: general only; the send bucket is still full.
+    EXPECT_EQ(frame(send("{nope"), 0).at("code"), "bad_json");
+    EXPECT_FALSE(limited(send(send_msg)));
+}
+
+TEST(RateLanes, TypesMapToTheirBuckets) {
+    EXPECT_EQ(ks::lane_of("send"), ks::rate_lane::send);
+    EXPECT_EQ(ks::lane_of("typing"), ks::rate_lane::typing);
+    EXPECT_EQ(ks::lane_of("request_match"), ks::rate_lane::request_match);
+    EXPECT_EQ(ks::lane_of("escalate"), ks::rate_lane::escalate);
+    EXPECT_EQ(ks::lane_of("report"), ks::rate_lane::report);
+    EXPECT_EQ(ks::lane_of("consult"), ks::rate_lane::consult);
+    for (const char* lane : {"moderator_keys", "acknowledge", "resolve", "watch"})
+        EXPECT_EQ(ks::lane_of(lane), ks::rate_lane::escalation) << lane;
+    for (const char* general : {"ping", "hello", "join", "ban", "block", "sync", "", "Send"})
+        EXPECT_EQ(ks::lane_of(general), ks::rate_lane::general) << general;
+}
+
+TEST(RateLanes, OptionsComeFromTheConfiguration) {
+    ks::limits_config l;
+    l.max_bad_messages = 7;
+    l.messages_per_second = 3;
+    l.message_burst = 4;
+    l.send_per_minute = 11;
+    l.send_burst = 12;
+    l.typing_per_minute = 13;
+    l.escalation_lane_burst = 99;
+    l.max_rate_limited = 21;
+    auto o = ks::make_logic_options(l);
+    EXPECT_EQ(o.max_bad_messages, 7u);
+    EXPECT_EQ(o.messages_per_second, 3);
+    EXPECT_EQ(o.message_burst, 4);
+    EXPECT_EQ(o.send.per_minute, 11);
+    EXPECT_EQ(o.send.burst, 12);
+    EXPECT_EQ(o.typing.per_minute, 13);
+    EXPECT_EQ(o.escalation_lane.burst, 99);
+    EXPECT_EQ(o.max_rate_limited, 21u);
+    EXPECT_FALSE(o.served);
+}
+
+TEST(RateLanes, ConfigDefaultsAreTheLogicDefaults) {
+    const auto from_config = ks::make_logic_options(ks::limits_config{});
+    const ks::logic_options defaults;
+    for (auto member :
+         {&ks::logic_options::send, &ks::logic_options::typing, &ks::logic_options::request_match,
+          &ks::logic_options::escalate, &ks::logic_options::report, &ks::logic_options::consult,
+          &ks::logic_options::escalation_lane}) {
+        EXPECT_EQ((from_config.*member).per_minute, (defaults.*member).per_minute);
+        EXPECT_EQ((from_config.*member).burst, (defaults.*member).burst);
+    }
+    EXPECT_EQ(from_config.max_rate_limited, defaults.max_rate_limited);
+    EXPECT_EQ(from_config.messages_per_second, defaults.messages_per_second);
+    EXPECT_EQ(from_config.message_burst, defaults.message_burst);
+}

@@ -1,6 +1,6 @@
 // session_store_redis_test.cpp — sessions against a real redis-server: create, resume,
 // takeover (local and across instances through the bus), release with a 1 s grace and
-// expiry, forged and malformed tokens, Redis down.
+// expiry, forged and malformed tokens, Redis down; the seeker's device id and bans at hello.
 #include <kindred/server/session_store.hpp>
 #include <kindred/store/client.hpp>
 #include <kindred/store/subscriber.hpp>
@@ -58,17 +58,21 @@ protected:
         stores_.push_back(std::make_unique<ks::session_store>(*client_, o));
         return *stores_.back();
     }
-    static ks::session_result create(ks::session_store& s, std::uint64_t conn) {
+    static ks::session_result create(ks::session_store& s, std::uint64_t conn,
+                                     const std::string& device = {}) {
         std::promise<ks::session_result> p;
-        s.create(kindred::protocol::role::seeker, conn,
+        s.create(kindred::protocol::role::seeker, device, conn,
                  [&](ks::session_result r) { p.set_value(std::move(r)); });
         return p.get_future().get();
     }
     static ks::session_result resume(ks::session_store& s, const std::string& token,
-                                     std::uint64_t conn) {
+                                     std::uint64_t conn, const std::string& device = {}) {
         std::promise<ks::session_result> p;
-        s.resume(token, conn, [&](ks::session_result r) { p.set_value(std::move(r)); });
+        s.resume(token, device, conn, [&](ks::session_result r) { p.set_value(std::move(r)); });
         return p.get_future().get();
+    }
+    void ban(const std::string& what) {
+        redis_.command({"SET", "mod:{mod}:ban:" + what, "1", "PX", "60000"});
     }
     std::string hget(const std::string& session, const std::string& field) {
         return redis_.command({"HGET", ks::session_store::session_key(session), field});
@@ -240,4 +244,117 @@ TEST(SessionStore, TakeoverMessagesRoundTripAndRejectJunk) {
           R"({"type":"takeover","conn":1})", R"({"type":"takeover","session":"S","conn":-1})",
           R"({"type":"takeover","session":"S","conn":"1"})"})
         EXPECT_FALSE(ks::session_store::parse_takeover(junk)) << junk;
+}
+
+// ---- the seeker's device (issue #5) -----------------------------------------------------------
+
+namespace {
+const std::string device_a = "0123456789abcdef0123456789abcdef";
+const std::string device_b = "fedcba9876543210fedcba9876543210";
+} // namespace
+
+TEST_F(SessionStoreRedisTest, CreateStoresTheDeviceIdAndAnswersIt) {
+    auto& s = make_store("i1");
+    auto r = create(s, 1, device_a);
+    ASSERT_EQ(r.what, status::ok);
+    EXPECT_EQ(r.device_id, device_a);
+    EXPECT_EQ(hget(r.session_id, "device"), device_a);
+    auto none = create(s, 2);
+    ASSERT_EQ(none.what, status::ok);
+    EXPECT_EQ(none.device_id, "");
+    EXPECT_EQ(
+        redis_.command({"HEXISTS", ks::session_store::session_key(none.session_id), "device"}),
+        "0");
+}
+
+TEST_F(SessionStoreRedisTest, AMalformedDeviceIdIsTreatedAsNone) {
+    auto& s = make_store("i1");
+    for (const std::string& bad :
+         {std::string(31, 'a'), std::string(33, 'a'), std::string(32, 'A'), std::string(32, 'g'),
+          std::string("0123456789abcdef0123456789abcde}")}) {
+        auto r = create(s, 1, bad);
+        ASSERT_EQ(r.what, status::ok) << bad;
+        EXPECT_EQ(r.device_id, "") << bad;
+    }
+}
+
+TEST_F(SessionStoreRedisTest, ResumeWithoutDeviceKeepsTheStoredOne) {
+    auto& s = make_store("i1");
+    auto first = create(s, 1, device_a);
+    auto again = resume(s, first.resume_token, 2);
+    ASSERT_EQ(again.what, status::ok);
+    EXPECT_EQ(again.device_id, device_a);
+    EXPECT_EQ(hget(first.session_id, "device"), device_a);
+}
+
+TEST_F(SessionStoreRedisTest, ResumeRecordsADeviceOnASessionWithoutOneButNeverReplacesOne) {
+    auto& s = make_store("i1");
+    auto first = create(s, 1);
+    auto named = resume(s, first.resume_token, 2, device_a);
+    ASSERT_EQ(named.what, status::ok);
+    EXPECT_EQ(named.device_id, device_a);
+    EXPECT_EQ(hget(first.session_id, "device"), device_a);
+    // The first device stays the session's device: blocks and bans follow it.
+    auto other = resume(s, first.resume_token, 3, device_b);
+    ASSERT_EQ(other.what, status::ok);
+    EXPECT_EQ(other.device_id, device_a);
+    EXPECT_EQ(hget(first.session_id, "device"), device_a);
+}
+
+TEST_F(SessionStoreRedisTest, ABannedDeviceGetsNoNewSession) {
+    auto& s = make_store("i1");
+    ban("d:" + device_a);
+    auto r = create(s, 1, device_a);
+    EXPECT_EQ(r.what, status::banned);
+    EXPECT_EQ(r.session_id, "");
+    EXPECT_TRUE(redis_.keys("sess:*").empty()); // nothing written
+    EXPECT_EQ(create(s, 2, device_b).what, status::ok);
+    EXPECT_EQ(create(s, 3).what, status::ok);
+}
+
+TEST_F(SessionStoreRedisTest, ABannedSessionCannotResumeAndKeepsItsHolder) {
+    auto& s = make_store("i1");
+    auto first = create(s, 1);
+    ban("s:" + first.session_id);
+    EXPECT_EQ(resume(s, first.resume_token, 2).what, status::banned);
+    EXPECT_EQ(hget(first.session_id, "conn"), "1");
+    EXPECT_TRUE(takeovers().empty());
+    // A forged token learns nothing about the ban.
+    std::string forged = first.resume_token;
+    forged.back() = forged.back() == 'A' ? 'B' : 'A';
+    EXPECT_EQ(resume(s, forged, 3).what, status::not_found);
+}
+
+TEST_F(SessionStoreRedisTest, ResumeIsRefusedForABannedStoredOrGivenDevice) {
+    auto& s = make_store("i1");
+    auto stored = create(s, 1, device_a);
+    auto plain = create(s, 2);
+    ban("d:" + device_a);
+    // The session's own device is banned: with or without naming a device in the hello.
+    EXPECT_EQ(resume(s, stored.resume_token, 3).what, status::banned);
+    EXPECT_EQ(resume(s, stored.resume_token, 4, device_b).what, status::banned);
+    // A session without a device, resumed from a banned device.
+    EXPECT_EQ(resume(s, plain.resume_token, 5, device_a).what, status::banned);
+    EXPECT_EQ(
+        redis_.command({"HEXISTS", ks::session_store::session_key(plain.session_id), "device"}),
+        "0");
+    EXPECT_EQ(resume(s, plain.resume_token, 6).what, status::ok);
+}
+
+TEST_F(SessionStoreRedisTest, BansUseTheConfiguredModerationPrefix) {
+    ks::session_store_options o;
+    o.instance_id = "i1";
+    o.moderation_prefix = "t:{mod}:";
+    ks::session_store s(*client_, o);
+    redis_.command({"SET", "t:{mod}:ban:d:" + device_a, "1", "PX", "60000"});
+    EXPECT_EQ(create(s, 1, device_a).what, status::banned);
+    ban("d:" + device_b); // the default prefix: not this store's
+    EXPECT_EQ(create(s, 2, device_b).what, status::ok);
+}
+
+TEST_F(SessionStoreRedisTest, AnExpiredBanNoLongerRefuses) {
+    auto& s = make_store("i1");
+    redis_.command({"SET", "mod:{mod}:ban:d:" + device_a, "1", "PX", "1"});
+    ASSERT_TRUE(ts::eventually([&] { return redis_.keys("mod:*").empty(); }));
+    EXPECT_EQ(create(s, 1, device_a).what, status::ok);
 }

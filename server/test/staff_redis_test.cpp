@@ -133,9 +133,10 @@ protected:
         return wait_for<ks::session_result>(
             [&](auto h) { sessions_->create_staff(role, token, conn, std::move(h)); });
     }
-    ks::session_result resume(const std::string& token, std::uint64_t conn) {
+    ks::session_result resume(const std::string& token, std::uint64_t conn,
+                              const std::string& device = {}) {
         return wait_for<ks::session_result>(
-            [&](auto h) { sessions_->resume(token, conn, std::move(h)); });
+            [&](auto h) { sessions_->resume(token, device, conn, std::move(h)); });
     }
     ks::auth_service& auth(ks::auth_options o = {}) {
         o.clock = [this] { return now_; };
@@ -252,6 +253,37 @@ TEST_F(StaffRedisTest, ResumeOfAStaffSessionOfADisabledAccountIsNotAuthenticated
         [&](auto h) { accounts_->set_disabled("test", "mona", true, std::move(h)); });
     ASSERT_FALSE(ec);
     EXPECT_EQ(resume(first.resume_token, 2).what, status::not_authenticated);
+}
+
+TEST_F(StaffRedisTest, BannedStaffAccountIsRefusedAtHelloAndResume) {
+    auto l = login("river");
+    auto first = create_staff(kp::role::peer, l.token, 1);
+    ASSERT_EQ(first.what, status::ok);
+    redis_.command({"SET", "mod:{mod}:ban:p:river", "1", "PX", "60000"});
+    EXPECT_EQ(create_staff(kp::role::peer, l.token, 2).what, status::banned);
+    EXPECT_EQ(resume(first.resume_token, 3).what, status::banned);
+    // The resume that was refused took nothing over.
+    EXPECT_EQ(redis_.command({"HGET", ks::session_store::session_key(first.session_id), "conn"}),
+              "1");
+    // Another account is not affected.
+    auto mod = login("mona");
+    EXPECT_EQ(create_staff(kp::role::moderator, mod.token, 4).what, status::ok);
+    redis_.command({"DEL", "mod:{mod}:ban:p:river"});
+    EXPECT_EQ(resume(first.resume_token, 5).what, status::ok);
+}
+
+TEST_F(StaffRedisTest, StaffSessionsIgnoreADevice) {
+    auto l = login("river");
+    auto first = create_staff(kp::role::peer, l.token, 1);
+    ASSERT_EQ(first.what, status::ok);
+    const std::string device(32, 'a');
+    redis_.command({"SET", "mod:{mod}:ban:d:" + device, "1", "PX", "60000"});
+    auto again = resume(first.resume_token, 2, device);
+    ASSERT_EQ(again.what, status::ok);
+    EXPECT_EQ(again.device_id, "");
+    EXPECT_EQ(
+        redis_.command({"HEXISTS", ks::session_store::session_key(first.session_id), "device"}),
+        "0");
 }
 
 // ---- auth_service ---------------------------------------------------------------------------

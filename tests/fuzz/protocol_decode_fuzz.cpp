@@ -46,6 +46,8 @@ void server_frames(std::string_view text) {
     (void)decode_ok<hello_ok>(frame->body);
     (void)decode_ok<sync_ok>(frame->body);
     (void)decode_ok<moderator_keys_ok>(frame->body);
+    (void)decode_ok<escalate_ok>(frame->body);
+    (void)decode_ok<consult_ok>(frame->body);
     const auto event = decode_server_event(*frame);
     if (const auto* e = std::get_if<server_event>(&event)) {
         const auto again = decode_server_frame(encode_event(*e));

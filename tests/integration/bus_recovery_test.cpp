@@ -77,8 +77,9 @@ protected:
 };
 
 TEST_F(BusRecovery, SubscriberKilledWhileThePeerSendsLosesNothing) {
-    const std::vector<std::string> fast{"--messages-per-second", "100000", "--message-burst",
-                                        "100000"};
+    const std::vector<std::string> fast{
+        "--messages-per-second", "100000",  "--message-burst", "100000",
+        "--send-per-minute",     "1000000", "--send-burst",    "100000"};
     start_server(fast);
     auto b = another_server(fast);
     auto peer = ready_peer(b->port()); // sends from B

@@ -52,7 +52,8 @@ protected:
 };
 
 TEST_F(SyncPacing, LongHistorySyncsCompletelyInOrderAndTheConnectionStaysOpen) {
-    start_server({"--messages-per-second", "100000", "--message-burst", "100000"});
+    start_server({"--messages-per-second", "100000", "--message-burst", "100000",
+                  "--send-per-minute", "1000000", "--send-burst", "100000"});
     auto peer = ready_peer();
     hello_result h;
     auto seeker_ws = std::make_unique<ws_client>(seeker(&h));

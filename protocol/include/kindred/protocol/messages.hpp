@@ -35,6 +35,7 @@ inline constexpr std::size_t max_alias_chars = 64;            // aliases in even
 inline constexpr std::size_t max_prekeys = 100;               // prekeys.keys 1..100
 inline constexpr std::size_t max_copies = 3;                  // send.copies 1..3
 inline constexpr std::size_t max_excerpts = 64;               // escalate/report excerpts 0..64
+inline constexpr std::size_t max_consult_copies = 64;         // consult.copies 1..64
 inline constexpr std::size_t max_binary_base64_chars = 65536; // ciphertext, sealed (frame limit)
 inline constexpr std::size_t aead_tag_bytes = 16;             // XChaCha20-Poly1305 ABYTES
 inline constexpr std::size_t sealed_box_overhead_bytes = 48;  // crypto_box_SEALBYTES
@@ -149,6 +150,9 @@ using ed25519_public_key = std::array<std::uint8_t, 32>;
 using ed25519_signature = std::array<std::uint8_t, 64>;
 using xchacha_nonce = std::array<std::uint8_t, 24>;
 using bytes = std::vector<std::uint8_t>;
+// hello.device: 32 random bytes a seeker's client generates once and keeps. The server never
+// stores it, only a hash of it (the device id).
+using device_secret = std::array<std::uint8_t, 32>;
 
 // Shape checks shared with configuration (tag catalog, languages).
 // A tag id: 1..32 of [a-z0-9_-], e.g. "grief", "chronic_illness".
@@ -192,6 +196,9 @@ struct hello {
     std::optional<kindred::protocol::role> role;
     std::optional<std::string> token;
     std::optional<std::string> resume_token;
+    // (§8 extension) The seeker's device secret; accepted and ignored for staff roles. Never
+    // log or store it.
+    std::optional<device_secret> device{};
     bool operator==(const hello&) const = default;
 };
 
@@ -331,6 +338,12 @@ struct watch {
     bool operator==(const watch&) const = default;
 };
 
+// (§8 extension) The moderator goes off duty now.
+struct unwatch {
+    static constexpr std::string_view wire_type = "unwatch";
+    bool operator==(const unwatch&) const = default;
+};
+
 struct acknowledge {
     static constexpr std::string_view wire_type = "acknowledge";
     std::string escalation_id;
@@ -359,10 +372,29 @@ struct ban {
     bool operator==(const ban&) const = default;
 };
 
+// (§8 extension) The private channel, peer → the moderators on duty ("a second opinion"):
+// one sealed copy per moderator (crypto_box_seal to its watch key; plaintext {"text":"..."});
+// replies are sealed to `pubkey`. Never delivered to the seeker.
+struct consult {
+    static constexpr std::string_view wire_type = "consult";
+    std::optional<std::string> conversation_id; // null or absent: not about one conversation
+    x25519_public_key pubkey{};                 // the peer's key for the replies
+    std::vector<excerpt> copies;                // 1..64, one per moderator on duty
+    bool operator==(const consult&) const = default;
+};
+
+struct consult_reply {
+    static constexpr std::string_view wire_type = "consult_reply";
+    std::string consult_id;
+    bytes sealed; // crypto_box_seal to the consult's pubkey
+    bool operator==(const consult_reply&) const = default;
+};
+
 using client_message =
     std::variant<hello, ping, request_match, cancel_match, prekeys, register_identity, shift_start,
                  shift_pause, shift_resume, shift_end, send, receipt, typing, sync, end, transfer,
-                 escalate, moderator_keys, report, block, watch, acknowledge, resolve, join, ban>;
+                 escalate, moderator_keys, report, block, watch, acknowledge, resolve, join, ban,
+                 unwatch, consult, consult_reply>;
 
 // The wire "type" of the message held.
 std::string_view type_name(const client_message& message);
@@ -412,6 +444,18 @@ struct join_ok {
     x25519_public_key seeker_pubkey{};
     x25519_public_key peer_prekey{};
     bool operator==(const join_ok&) const = default;
+};
+
+// escalate and report answer the id of the escalation they created.
+struct escalate_ok {
+    std::string escalation_id;
+    bool operator==(const escalate_ok&) const = default;
+};
+using report_ok = escalate_ok;
+
+struct consult_ok {
+    std::string consult_id;
+    bool operator==(const consult_ok&) const = default;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -541,6 +585,13 @@ struct escalation_info {
     std::optional<std::string> acknowledged_by; // moderator id; null until acknowledged
     std::int64_t repaged = 0;
     std::vector<excerpt> excerpts; // only the receiving moderator's copies
+    // Extensions (§8, ours): null on the wire when not set; absent is read as null.
+    std::optional<std::string> note{};          // the escalate note
+    std::optional<report_reason> reason{};      // source report: the report's reason
+    std::optional<std::string> resolved_by{};   // moderator id, once resolved
+    std::optional<resolve_outcome> outcome{};   // once resolved
+    std::optional<std::int64_t> next_page_at{}; // Unix ms of the next re-page, if scheduled
+    std::optional<std::string> peer{};          // the conversation's peer (username)
     bool operator==(const escalation_info&) const = default;
 };
 
@@ -550,9 +601,31 @@ struct escalation_event {
     bool operator==(const escalation_event&) const = default;
 };
 
-using server_event =
-    std::variant<pong, queued, seeker_matched, peer_matched, shift_state, prekeys_low,
-                 message_event, receipt_event, typing_event, ended, joined, escalation_event>;
+// (§8 extension) A peer's consult as one moderator on duty sees it: only its own copy.
+struct consult_event {
+    static constexpr std::string_view wire_type = "consult";
+    std::string consult_id;
+    std::optional<std::string> conversation_id; // null when not about one conversation
+    std::string peer;                           // the peer's username
+    x25519_public_key pubkey{};                 // seal replies to this
+    bytes sealed;                               // this moderator's copy
+    std::int64_t sent_at = 0;                   // Unix ms
+    bool operator==(const consult_event&) const = default;
+};
+
+// (§8 extension) A moderator's answer to a consult, to the peer that asked.
+struct consult_reply_event {
+    static constexpr std::string_view wire_type = "consult_reply";
+    std::string consult_id;
+    std::string moderator; // the moderator's username
+    bytes sealed;          // sealed to the consult's pubkey
+    std::int64_t sent_at = 0;
+    bool operator==(const consult_reply_event&) const = default;
+};
+
+using server_event = std::variant<pong, queued, seeker_matched, peer_matched, shift_state,
+                                  prekeys_low, message_event, receipt_event, typing_event, ended,
+                                  joined, escalation_event, consult_event, consult_reply_event>;
 
 std::string_view type_name(const server_event& event);
 

@@ -40,6 +40,23 @@ struct limits_config {
     std::uint32_t login_window_s = 900;            // both counts run over this window
     std::uint32_t hash_threads = 2;                // Argon2id threads (never the I/O threads)
     std::uint32_t hash_queue = 32;                 // logins waiting for them; more: 503
+    // Per-connection, per-type token buckets (issue #5), spent besides the general one.
+    std::uint32_t send_per_minute = 120;
+    std::uint32_t send_burst = 20;
+    std::uint32_t typing_per_minute = 60;
+    std::uint32_t typing_burst = 10;
+    std::uint32_t request_match_per_minute = 12;
+    std::uint32_t request_match_burst = 6;
+    std::uint32_t escalate_per_minute = 6;
+    std::uint32_t escalate_burst = 5;
+    std::uint32_t report_per_minute = 6;
+    std::uint32_t report_burst = 3;
+    std::uint32_t consult_per_minute = 12;
+    std::uint32_t consult_burst = 5;
+    // escalate, moderator_keys, acknowledge, resolve, watch: this instead of the general one.
+    std::uint32_t escalation_lane_per_minute = 120;
+    std::uint32_t escalation_lane_burst = 60;
+    std::uint32_t max_rate_limited = 50; // refused frames in a row; then close 1008
 };
 
 struct timing_config {

@@ -8,6 +8,7 @@
 
 #include <kindred/protocol/error.hpp>
 #include <kindred/protocol/messages.hpp>
+#include <kindred/server/config.hpp>
 #include <kindred/server/token_bucket.hpp>
 
 #include <boost/json/object.hpp>
@@ -32,7 +33,13 @@ inline constexpr std::uint16_t internal_error = 1011;
 inline constexpr std::uint16_t service_restart = 1012; // shutdown
 inline constexpr std::uint16_t taken_over = 4001;      // the session was resumed elsewhere
 inline constexpr std::uint16_t token_revoked = 4003;   // staff token logged out/expired/disabled
+inline constexpr std::uint16_t banned = 4005;          // a moderator banned this party
 } // namespace close_codes
+
+// The device id stored for a seeker's hello.device: lowercase hex of BLAKE2b-128
+// (crypto_generichash, 16-byte output, no key) of "kindred/device/v1|" followed by the 32 raw
+// bytes. One-way, so a Redis dump does not reveal the secret the client keeps. Pure.
+std::string device_id_of(const protocol::device_secret& secret);
 
 struct outbound_frame {
     std::string type;                      // "ok", "error", "pong", ... (for metrics)
@@ -56,6 +63,9 @@ struct session_request {
     protocol::role role = protocol::role::seeker; // create
     std::string token;                            // create as peer/moderator; never log it
     std::string resume_token;                     // resume; never log it
+    // device_id_of(hello.device) for a seeker create or any resume (the store ignores it for a
+    // staff session); empty when the hello had no device. Never log it.
+    std::string device_id{};
 };
 
 // Account work for an authenticated staff connection; reported back via on_account_result.
@@ -90,6 +100,7 @@ struct service_request {
     std::string session_id;
     protocol::role role = protocol::role::seeker;
     std::optional<staff_identity> staff; // peer/moderator sessions
+    std::string device_id{};             // the seeker session's device id; empty when none
 };
 
 // A service's answer to one service_request: frames for this connection (ok, error, events
@@ -133,15 +144,23 @@ struct session_result {
         forbidden,         // staff: the token's account has another role (close 1008)
         unavailable,       // Redis down: try again
         internal,          // an unreadable record
+        banned,            // the device, session or account is banned now (forbidden, 1008)
     };
     status what = status::unavailable;
     std::string session_id;
     protocol::role role = protocol::role::seeker;
     std::string resume_token;
     std::optional<staff_identity> staff; // ok for a peer/moderator session
+    std::string device_id{};             // ok for a seeker: its device id, empty when none
     // ok: the session's conversations for the hello answer (filled in by the I/O layer from
     // the conversation log; empty when it could not be read).
     std::vector<protocol::conversation_summary> conversations;
+};
+
+// A token bucket's size and refill, per minute (so slow rates like 6 a minute are exact).
+struct rate_spec {
+    double per_minute = 60;
+    double burst = 10;
 };
 
 struct logic_options {
@@ -151,7 +170,38 @@ struct logic_options {
     // Message types a service serves (service_router::serves); empty: none, they answer
     // `unavailable`. "prekeys" here means verified prekeys are handed on to be stored.
     std::function<bool(std::string_view type)> served;
+    // Per-type buckets, spent together with the general one (both must have a token).
+    rate_spec send{120, 20};
+    rate_spec typing{60, 10};
+    rate_spec request_match{12, 6};
+    rate_spec escalate{6, 5};
+    rate_spec report{6, 3};
+    rate_spec consult{12, 5};
+    // The escalation lane: escalate, moderator_keys, acknowledge, resolve, watch spend this
+    // bucket INSTEAD of the general one, so a connection that flooded itself out of the general
+    // bucket can still raise or handle an escalation (escalate also spends its own bucket).
+    rate_spec escalation_lane{120, 60};
+    // This many refused frames in a row (rate_limited answers and silently dropped typing)
+    // close the connection 1008 "rate limit"; any admitted frame resets the count.
+    std::uint32_t max_rate_limited = 50;
 };
+
+// The options of connection_logic from the server configuration (served left empty).
+logic_options make_logic_options(const limits_config& limits);
+
+// The per-type bucket a message type spends besides (or, for the lane, instead of) the general
+// one. Unknown and other types spend only the general bucket.
+enum class rate_lane : std::uint8_t {
+    general,
+    send,
+    typing,
+    request_match,
+    escalate,
+    report,
+    consult,
+    escalation
+};
+rate_lane lane_of(std::string_view type);
 
 // Whether a role may send a message type at all (a role check, not a state check).
 bool role_may_send(protocol::role r, std::string_view type);
@@ -178,7 +228,11 @@ public:
 
     phase current() const { return phase_; }
     std::uint32_t bad_messages() const { return bad_count_; }
+    // Refused frames in a row (see logic_options::max_rate_limited).
+    std::uint32_t rate_limited_in_a_row() const { return limited_count_; }
     const std::string& session_id() const { return session_id_; }
+    // The seeker session's device id (device_id_of), once authenticated; empty when none.
+    const std::string& device_id() const { return device_id_; }
     std::optional<protocol::role> role() const { return role_; }
     // Set once a peer/moderator session is established.
     const std::optional<staff_identity>& staff() const { return staff_; }
@@ -195,9 +249,14 @@ private:
     logic_output to_service(const std::optional<std::string>& id, protocol::client_message message,
                             logic_output out);
     logic_output close_token_dead(const std::optional<std::string>& id, logic_output out);
+    // Spends the tokens a frame of `type` costs, all or none. Refused: the wait in ms.
+    std::optional<std::int64_t> admit(std::string_view type, token_bucket::clock::time_point now);
 
     logic_options options_;
     token_bucket bucket_;
+    // Indexed by rate_lane (general unused: bucket_ is the general one).
+    std::vector<token_bucket> lanes_;
+    std::uint32_t limited_count_ = 0;
     phase phase_ = phase::awaiting_hello;
     std::uint32_t bad_count_ = 0;
     std::optional<std::string> pending_id_; // id of the hello or request waiting for a result
@@ -205,6 +264,7 @@ private:
     bool service_pending_ = false;
     std::vector<protocol::signed_prekey> pending_prekeys_; // prekeys waiting for the identity key
     std::string session_id_;
+    std::string device_id_;
     std::optional<protocol::role> role_;
     std::optional<staff_identity> staff_;
 };

@@ -1,7 +1,12 @@
 // session_store.hpp — sessions in Redis (session_service on kindred::store::client).
 //   sess:{S}  hash {role, instance, conn, token_hash, created_at
-//                   [, user, auth_hash, auth_expires_at]}   (staff: the login token's hash)
+//                   [, user, auth_hash, auth_expires_at]   (staff: the login token's hash)
+//                   [, device]}                             (seeker: its device id, never the
+//                                                            device secret)
 //             TTL: connected_ttl while a connection holds it (refreshed), grace after release.
+// Bans (moderation's keys, written by moderation_store::ban) are checked in the same script as
+// the create or resume: <mod>ban:d:<device_id> for a seeker's device, <mod>ban:s:<S> on resume,
+// <mod>ban:p:<username> for staff; one existing → status banned.
 // S is 128 random bits (base64url); the resume token is "S.secret" with 256 secret bits, and
 // only its BLAKE2b hash (crypto_generichash) is stored, so a Redis dump cannot resume anyone.
 // Each step that reads and writes the hash is one Lua script (server/lua/), so concurrent
@@ -41,16 +46,20 @@ struct session_store_options {
     // Staff tokens are looked up here. None: every staff hello is not_authenticated. Must
     // outlive the store's pending handlers.
     accounts::account_store* accounts = nullptr;
+    // moderation_options::key_prefix: where the ban keys live.
+    std::string moderation_prefix = "mod:{mod}:";
 };
 
 class session_store final : public session_service {
 public:
     session_store(store::client& redis, session_store_options options);
 
-    void create(protocol::role role, std::uint64_t conn, result_handler h) override;
+    void create(protocol::role role, std::string device_id, std::uint64_t conn,
+                result_handler h) override;
     void create_staff(protocol::role role, std::string token, std::uint64_t conn,
                       result_handler h) override;
-    void resume(std::string resume_token, std::uint64_t conn, result_handler h) override;
+    void resume(std::string resume_token, std::string device_id, std::uint64_t conn,
+                result_handler h) override;
     void release(std::string session_id, std::uint64_t conn) override;
     // Refreshes the TTL of sessions still held by these (conn, session) pairs.
     void refresh(const std::vector<std::pair<std::uint64_t, std::string>>& held);
@@ -68,13 +77,16 @@ public:
     // Splits "S.secret"; nullopt unless both parts have the shape this store issues.
     static std::optional<std::string> session_of_token(std::string_view token);
     static std::string token_hash(std::string_view token);
+    // A device id as device_id_of makes it: 32 lowercase hex digits. Anything else is not
+    // used as a key (the store treats it as no device).
+    static bool is_device_id(std::string_view text);
 
 private:
-    void create_session(protocol::role role, std::uint64_t conn,
+    void create_session(protocol::role role, std::string device_id, std::uint64_t conn,
                         std::optional<staff_identity> staff, result_handler h);
     void after_resume(std::string id, std::string token, std::uint64_t conn, protocol::role role,
                       std::string old_instance, std::string old_conn, std::string auth_hash,
-                      result_handler h);
+                      std::string device_id, result_handler h);
 
     store::client& redis_;
     session_store_options options_;
