@@ -4,6 +4,7 @@
 #include <kindred/accounts/account_store.hpp>
 #include <kindred/matching/matching_store.hpp>
 #include <kindred/moderation/moderation_store.hpp>
+#include <kindred/protocol/base64.hpp>
 #include <kindred/protocol/codec.hpp>
 #include <kindred/relay/conversation_log.hpp>
 #include <kindred/relay/error.hpp>
