@@ -298,6 +298,11 @@ route_result http_routes::route(const http_request_view& request) const {
     out.response.content_type = std::string(file->content_type);
     out.response.file = file->path;
     out.response.headers.emplace_back("Cache-Control", "no-cache");
+    // The web client's pages: scripts and styles only from here (no inline code, so message
+    // text can never run), WebAssembly for libsodium, sockets only to this origin, never framed.
+    out.response.headers.emplace_back("Content-Security-Policy", std::string(web_csp));
+    out.response.headers.emplace_back("Referrer-Policy", "no-referrer");
+    out.response.headers.emplace_back("X-Frame-Options", "DENY");
     return out;
 }
 

@@ -89,6 +89,13 @@ TEST_F(HttpRoutesTest, StaticFilesAndNotFound) {
     EXPECT_EQ(r.response.status, 200u);
     ASSERT_TRUE(r.response.file);
     EXPECT_EQ(r.response.content_type, "text/html; charset=utf-8");
+    // The pages run under a strict CSP: no inline script, sockets to this origin only.
+    auto csp = std::find_if(r.response.headers.begin(), r.response.headers.end(),
+                            [](const auto& h) { return h.first == "Content-Security-Policy"; });
+    ASSERT_NE(csp, r.response.headers.end());
+    EXPECT_NE(csp->second.find("script-src 'self' 'wasm-unsafe-eval';"), std::string::npos);
+    EXPECT_EQ(csp->second.find("unsafe-inline"), std::string::npos);
+    EXPECT_NE(csp->second.find("frame-ancestors 'none'"), std::string::npos);
     auto nf = routes().route("GET", "/nope.html", false);
     EXPECT_EQ(nf.response.status, 404u);
     EXPECT_EQ(body(nf).at("error"), "not_found");

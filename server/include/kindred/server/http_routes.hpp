@@ -22,6 +22,12 @@ namespace kindred::server {
 
 class metrics;
 
+// The Content-Security-Policy of every static file (the web client, web/README.md).
+inline constexpr std::string_view web_csp =
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; "
+    "img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'";
+
 struct http_response_spec {
     unsigned status = 200;
     std::string content_type;
