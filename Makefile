@@ -7,7 +7,7 @@ BUILD_DIR := build/$(PRESET)
 # CI turns warnings into errors.
 CMAKE_FLAGS := $(if $(CI),-DKINDRED_WERROR=ON,)
 
-.PHONY: run test build deps configure fuzz format clean
+.PHONY: run test build deps web configure fuzz format clean
 
 run: build
 	scripts/run-dev.sh $(BUILD_DIR)
@@ -22,8 +22,11 @@ configure: deps
 	@if [ ! -f $(BUILD_DIR)/build.ninja ] || [ -n "$(CMAKE_FLAGS)" ]; then \
 	  cmake --preset $(PRESET) $(CMAKE_FLAGS) >/dev/null; fi
 
-build: configure
+build: configure web
 	cmake --build --preset $(PRESET)
+
+web: deps
+	@scripts/web-deps.sh
 
 fuzz:
 	@scripts/install-deps.sh fuzz
