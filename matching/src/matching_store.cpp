@@ -378,24 +378,11 @@ void matching_store::enqueue(enqueue_request request, handler<queue_entry> h) {
 
 void matching_store::load_scripts(done_handler h) {
     const auto& l = lua_scripts();
-    struct state {
-        std::size_t remaining = 0;
-        boost::system::error_code ec;
-        done_handler h;
-    };
-    auto st = std::make_shared<state>();
-    st->h = std::move(h);
     const store::script* all[] = {&l.enqueue, &l.cancel,  &l.snapshot,    &l.claim,
                                   &l.release, &l.requeue, &l.shift_start, &l.shift_change,
                                   &l.block,   &l.refresh, &l.add_prekeys, &l.find_match,
                                   &l.cooldown};
-    st->remaining = std::size(all);
-    for (const auto* sc : all) {
-        impl_->redis_.load(*sc, [st](boost::system::error_code ec, store::reply) {
-            if (ec && !st->ec) st->ec = ec;
-            if (--st->remaining == 0 && st->h) st->h(st->ec);
-        });
-    }
+    impl_->redis_.load_all(all, std::move(h));
 }
 
 void matching_store::cancel(std::string session, done_handler h) {

@@ -299,18 +299,7 @@ void moderation_store::load_scripts(done_handler h) {
                                   &s.resolve,    &s.repage,  &s.link,         &s.level,
                                   &s.watch,      &s.refresh, &s.unwatch,      &s.on_duty,
                                   &s.audit_only, &s.ban,     &s.block_device, &s.consult_create};
-    struct state {
-        std::size_t left;
-        error_code first;
-        done_handler done;
-    };
-    auto st = std::make_shared<state>(state{std::size(all), {}, std::move(h)});
-    for (const store::script* one : all) {
-        impl_->redis.load(*one, [st](error_code ec, store::reply) {
-            if (ec && !st->first) st->first = ec;
-            if (--st->left == 0) st->done(st->first);
-        });
-    }
+    impl_->redis.load_all(all, std::move(h));
 }
 
 // ---- escalations ----

@@ -30,7 +30,6 @@ const script_set& scripts() {
     return s;
 }
 
-
 std::string random_epoch() {
     std::random_device rd; // /dev/urandom: the epoch must differ from every earlier one
     std::string out;
@@ -297,18 +296,7 @@ const log_options& conversation_log::options() const noexcept {
 void conversation_log::load_scripts(done_handler h) {
     const script_set& s = scripts();
     const store::script* all[] = {&s.create, &s.append, &s.read, &s.end, &s.join, &s.index_add};
-    struct state {
-        std::size_t left;
-        error_code first;
-        done_handler done;
-    };
-    auto st = std::make_shared<state>(state{std::size(all), {}, std::move(h)});
-    for (const store::script* one : all) {
-        impl_->redis.load(*one, [st](error_code ec, store::reply) {
-            if (ec && !st->first) st->first = ec;
-            if (--st->left == 0) st->done(st->first);
-        });
-    }
+    impl_->redis.load_all(all, std::move(h));
 }
 
 void conversation_log::create(std::string conversation_id, parties p, std::int64_t now_ms,

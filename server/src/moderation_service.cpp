@@ -229,16 +229,7 @@ void moderation_service::escalate(service_request r, answer_handler h) {
         e.session = r.session_id;
         return create(r.id, std::move(e), std::move(h));
     }
-    const std::string conversation = *m.conversation_id;
-    log_.membership(conversation, *member_of(r),
-                    [this, id = r.id, e = std::move(e), conversation, h = std::move(h)](
-                        boost::system::error_code ec, relay::conversation_meta meta) mutable {
-                        if (ec) return h(store_error(id, ec));
-                        e.conversation_id = conversation;
-                        e.session = meta.parties.seeker;
-                        e.peer = meta.parties.peer;
-                        create(id, std::move(e), std::move(h));
-                    });
+    create_in(r, *m.conversation_id, std::move(e), std::move(h));
 }
 
 void moderation_service::report(service_request r, answer_handler h) {
@@ -253,7 +244,12 @@ void moderation_service::report(service_request r, answer_handler h) {
     e.reason = std::string(protocol::to_string(m.reason));
     e.excerpts = std::move(m.excerpts);
     e.actor = actor_of(r);
-    const std::string conversation = m.conversation_id;
+    create_in(r, m.conversation_id, std::move(e), std::move(h));
+}
+
+void moderation_service::create_in(const service_request& r, std::string conversation,
+                                   moderation::new_escalation e, answer_handler h) {
+    // Only a party may raise one on a conversation: anyone else gets not_found.
     log_.membership(conversation, *member_of(r),
                     [this, id = r.id, e = std::move(e), conversation, h = std::move(h)](
                         boost::system::error_code ec, relay::conversation_meta meta) mutable {

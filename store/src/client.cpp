@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <cctype>
 #include <deque>
-#include <unordered_set>
 #include <string_view>
+#include <unordered_set>
 
 namespace kindred::store {
 
@@ -345,6 +345,26 @@ void client::eval(const script& s, std::vector<std::string> keys, std::vector<st
 
 void client::load(const script& s, handler h) {
     impl_->load(s, std::move(h));
+}
+
+void client::load_all(std::span<const script* const> scripts,
+                      std::function<void(boost::system::error_code)> done) {
+    struct state {
+        std::size_t left;
+        boost::system::error_code first;
+        std::function<void(boost::system::error_code)> done;
+    };
+    if (scripts.empty()) {
+        // Still answered through the client, never inside this call.
+        return command({"PING"},
+                       [done = std::move(done)](boost::system::error_code ec, reply) { done(ec); });
+    }
+    auto st = std::make_shared<state>(state{scripts.size(), {}, std::move(done)});
+    for (const script* one : scripts)
+        load(*one, [st](boost::system::error_code ec, reply) {
+            if (ec && !st->first) st->first = ec;
+            if (--st->left == 0 && st->done) st->done(st->first);
+        });
 }
 
 void client::publish(std::string channel, std::string payload, handler h) {

@@ -114,6 +114,9 @@ private:
     // Stores the escalation, answers ok {escalation_id} and tells every moderator on duty.
     void create(const std::optional<std::string>& id, moderation::new_escalation e,
                 answer_handler h);
+    // create() on `conversation` once the sender is found to be one of its parties.
+    void create_in(const service_request& r, std::string conversation, moderation::new_escalation e,
+                   answer_handler h);
     // Every moderator on duty gets the escalation as it sees it.
     void fan_out(const moderation::escalation_record& r);
     std::int64_t now_ms() const;

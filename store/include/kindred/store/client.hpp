@@ -38,6 +38,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,9 @@ public:
     // Loads a script ahead of use (SCRIPT LOAD); the handler gets its SHA1 as a string
     // reply, or error::unexpected_reply when Redis names another SHA1.
     void load(const script& s, handler h);
+    // Loads every script (pipelined); `done` runs once with the first error, or success.
+    void load_all(std::span<const script* const> scripts,
+                  std::function<void(boost::system::error_code)> done);
 
     // PUBLISH channel payload; the reply is the number of subscribers that received it.
     void publish(std::string channel, std::string payload, handler h);
