@@ -10,6 +10,8 @@ packages=(
   libhiredis-dev libspdlog-dev libfmt-dev libsodium-dev libssl-dev
   libgtest-dev libgmock-dev
   redis-server curl
+  # The browser tests (web/test/browser) drive Debian's Chromium headless via playwright-core.
+  chromium
 )
 for extra in "$@"; do
   case "$extra" in
