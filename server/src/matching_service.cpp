@@ -546,7 +546,17 @@ void matching_service::presence_tick() {
 
 void matching_service::session_opened(const std::string& session_id, protocol::role role,
                                       const std::optional<staff_identity>& staff) {
-    if (role == protocol::role::peer && staff) remember_peer(staff->username, session_id);
+    if (role != protocol::role::peer || !staff) return;
+    remember_peer(staff->username, session_id);
+    // A console that reloads or resumes learns its shift at once (after the hello answer: the
+    // delivery is posted to the connection's strand), not at the next change.
+    matching_.peer(staff->username,
+                   [this, session_id](boost::system::error_code ec, matching::peer_state p) {
+                       if (ec) return; // no shift yet (not_found) or Redis trouble: nothing to tell
+                       bus_.deliver(session_id, "shift",
+                                    protocol::encode_event(protocol::server_event{
+                                        protocol::shift_state{p.shift, p.active, p.capacity}}));
+                   });
 }
 
 void matching_service::connection_closed(const std::string& session_id) {

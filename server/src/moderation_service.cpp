@@ -379,11 +379,14 @@ void moderation_service::join(service_request r, answer_handler h) {
                  h = std::move(h)](boost::system::error_code jec, relay::join_result res) {
                     if (jec) return h(store_error(id, jec));
                     h(ok_answer(id, protocol::ok_fields(ok)));
-                    if (res.already) return;
-                    spdlog::info("event=moderator_joined conversation={}…",
-                                 conversation.substr(0, 6));
-                    store_.audit_join(moderator, conversation, now_ms(),
-                                      [](boost::system::error_code) {});
+                    // A moderator joining again (a reloaded console) comes with a fresh key:
+                    // both parties are told again; only the first join is audited.
+                    if (!res.already) {
+                        spdlog::info("event=moderator_joined conversation={}…",
+                                     conversation.substr(0, 6));
+                        store_.audit_join(moderator, conversation, now_ms(),
+                                          [](boost::system::error_code) {});
+                    }
                     accounts_.get(moderator, [this, conversation, pubkey,
                                               parties = res.parties](boost::system::error_code aec,
                                                                      accounts::account account) {
@@ -434,18 +437,21 @@ void moderation_service::ban(service_request r, answer_handler h) {
                             spdlog::info("event=banned party={} conversation={}…",
                                          protocol::to_string(party), conversation.substr(0, 6));
                             h(ok_answer(id));
-                            // The conversation cannot go on; then the banned party's sockets
-                            // close (4005) wherever they are.
-                            if (active) relay_.end_by_moderation(conversation, "banned");
-                            if (party == protocol::party::seeker) {
-                                bus_.notify(seeker, std::string(banned_notice), {});
-                                return;
-                            }
-                            redis_.command({"GET", matching_service::peer_session_key(peer)},
-                                           [this](boost::system::error_code gec, store::reply s) {
-                                               if (gec || !s.is_string()) return;
-                                               bus_.notify(s.str(), std::string(banned_notice), {});
-                                           });
+                            // The conversation cannot go on: both parties hear `ended`
+                            // first, then the banned party's sockets close (4005) wherever
+                            // they are.
+                            auto close = [this, party, seeker, peer] {
+                                if (party == protocol::party::seeker)
+                                    return bus_.notify(seeker, std::string(banned_notice), {});
+                                redis_.command(
+                                    {"GET", matching_service::peer_session_key(peer)},
+                                    [this](boost::system::error_code gec, store::reply s) {
+                                        if (gec || !s.is_string()) return;
+                                        bus_.notify(s.str(), std::string(banned_notice), {});
+                                    });
+                            };
+                            if (!active) return close();
+                            relay_.end_by_moderation(conversation, "banned", std::move(close));
                         });
                 });
         });

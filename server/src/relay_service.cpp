@@ -344,19 +344,22 @@ void relay_service::grace_tick() {
     });
 }
 
-void relay_service::end_by_system(const std::string& conversation, std::string reason,
-                                  bool requeue) {
+void relay_service::end_by_system(const std::string& conversation, std::string reason, bool requeue,
+                                  std::function<void()> then) {
     relay::end_request e;
     e.conversation_id = conversation;
     e.by = protocol::ended_by::system;
     e.reason = reason;
     e.now = now_ms();
-    log_.end(std::move(e), [this, conversation, reason, requeue](boost::system::error_code eec,
-                                                                 relay::end_result res) {
-        if (eec || res.already_ended) return; // another instance (or the other check) did it
-        spdlog::info("event={} conversation={}…", reason, conversation.substr(0, 6));
-        announce_end(conversation, res);
-        after_end(conversation, requeue, false);
+    log_.end(std::move(e), [this, conversation, reason, requeue, then = std::move(then)](
+                               boost::system::error_code eec, relay::end_result res) {
+        // Another instance (or the other check) may have ended it first.
+        if (!eec && !res.already_ended) {
+            spdlog::info("event={} conversation={}…", reason, conversation.substr(0, 6));
+            announce_end(conversation, res);
+            after_end(conversation, requeue, false);
+        }
+        if (then) then();
     });
 }
 

@@ -335,6 +335,17 @@ TEST_F(Moderation, JoinMakesAThreePartyConversationBothPartiesAreTold) {
     auto stale = kp::send{c.conversation_id, 2, {send1->copies.front()}};
     expect_error(last(s.request(kp::encode_client_message(stale, "s3"))), "bad_message", "s3");
 
+    // A reloaded console joins again with a fresh key: both parties are told the new key.
+    auto again_keys = e2e::generate_kx_key_pair();
+    expect_ok(last(mod.ws.request(R"({"type":"join","id":"j3","conversation_id":")" +
+                                  c.conversation_id + R"(","pubkey":")" +
+                                  b64(again_keys.public_key) + R"("})")),
+              "j3");
+    for (auto* party : {&s, &peer}) {
+        auto j = wait_for(*party, "joined");
+        EXPECT_EQ(str(j.at("moderator").as_object(), "pubkey"), b64(again_keys.public_key));
+    }
+
     // A conversation without an escalation cannot be joined.
     auto other = last(mod.ws.request(
         R"({"type":"join","id":"j2","conversation_id":"AAAAAAAAAAAAAAAAAAAAAA","pubkey":")" +

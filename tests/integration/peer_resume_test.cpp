@@ -80,6 +80,10 @@ TEST_F(PeerResume, PeerResumesOnTheOtherInstanceSyncsOnceAndRetryIsNotDuplicated
     EXPECT_EQ(str(list[0].as_object(), "conversation_id"), conv);
     EXPECT_EQ(str(list[0].as_object(), "state"), "active");
     EXPECT_EQ(list[0].as_object().at("last_offset").as_int64(), 6);
+    // The resumed console learns its shift at once.
+    auto shift = wait_for(resumed, "shift");
+    EXPECT_EQ(str(shift, "state"), "on");
+    EXPECT_EQ(shift.at("active").as_int64(), 1);
 
     // sync from the start with fresh keys: the seeker's four messages, once each, in order
     // (the peer's own messages hold no copy for it).

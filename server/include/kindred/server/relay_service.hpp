@@ -69,9 +69,11 @@ public:
     void connection_closed(const std::string& session_id) override;
 
     // A moderator ended it (a ban): `ended` with by system and this reason to every party,
-    // the peer's slot released, the seeker not re-queued. The first end wins.
-    void end_by_moderation(const std::string& conversation, std::string reason) {
-        end_by_system(conversation, std::move(reason), false);
+    // the peer's slot released, the seeker not re-queued. The first end wins. `then` runs
+    // once the `ended` events are on their way (or the end failed or came second).
+    void end_by_moderation(const std::string& conversation, std::string reason,
+                           std::function<void()> then = {}) {
+        end_by_system(conversation, std::move(reason), false, std::move(then));
     }
 
     // The grace periods (run about every second on every instance): each active
@@ -97,7 +99,8 @@ private:
     void end(service_request r, answer_handler h, bool transfer);
     void after_end(const std::string& conversation_id, bool requeue, bool avoid_peer);
     // Ends an active conversation for the system (grace periods); the first end wins.
-    void end_by_system(const std::string& conversation, std::string reason, bool requeue);
+    void end_by_system(const std::string& conversation, std::string reason, bool requeue,
+                       std::function<void()> then = {});
     void announce_end(const std::string& conversation_id, const relay::end_result& res);
     std::int64_t now_ms() const;
 
