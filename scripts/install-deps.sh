@@ -13,6 +13,11 @@ packages=(
   # The browser tests (web/test/browser) drive Debian's Chromium headless via playwright-core.
   chromium
 )
+# The web client's packages come from npm (web/package-lock.json, `npm ci`): Node.js and npm
+# from Debian unless a Node.js is already installed (e.g. from NodeSource).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 for extra in "$@"; do
   case "$extra" in
     fuzz) packages+=(clang libclang-rt-dev) ;;
