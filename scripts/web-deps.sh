@@ -11,6 +11,8 @@ if ! command -v npm >/dev/null; then
 fi
 stamp=node_modules/.package-lock.json
 if [[ -f $stamp && $stamp -nt package-lock.json && -d vendor ]]; then
+  # The pre-compressed copies follow edits to the pages (cheap: a few hundred KB).
+  node scripts/vendor.mjs >/dev/null
   exit 0
 fi
 echo "web: npm ci (web/package-lock.json)"

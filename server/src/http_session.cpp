@@ -104,8 +104,12 @@ private:
         std::optional<std::string_view> if_none_match;
         if (auto it = req.find(http::field::if_none_match); it != req.end())
             if_none_match = it->value();
+        std::optional<std::string_view> accept_encoding;
+        if (auto it = req.find(http::field::accept_encoding); it != req.end())
+            accept_encoding = it->value();
         auto route = ctx_.routes.route(http_request_view{req.method_string(), req.target(), upgrade,
-                                                         req.body(), authorization, if_none_match});
+                                                         req.body(), authorization, if_none_match,
+                                                         accept_encoding});
         const bool head = req.method() == http::verb::head;
         const bool keep_alive = req.keep_alive() && !ctx_.draining.load();
         // A login body holds a password: do not leave it in freed memory.

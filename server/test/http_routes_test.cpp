@@ -141,7 +141,8 @@ namespace {
 
 ks::route_result post(const ks::http_routes& r, std::string_view target, std::string_view body,
                       std::optional<std::string_view> authorization = std::nullopt) {
-    return r.route(ks::http_request_view{"POST", target, false, body, authorization, std::nullopt});
+    return r.route(ks::http_request_view{"POST", target, false, body, authorization, std::nullopt,
+                                         std::nullopt});
 }
 
 } // namespace
@@ -252,8 +253,8 @@ namespace {
 
 ks::route_result lexicon_request(const ks::http_routes& r, std::string_view method,
                                  std::optional<std::string_view> if_none_match) {
-    return r.route(
-        ks::http_request_view{method, "/v1/lexicon", false, {}, std::nullopt, if_none_match});
+    return r.route(ks::http_request_view{
+        method, "/v1/lexicon", false, {}, std::nullopt, if_none_match, std::nullopt});
 }
 
 } // namespace
@@ -300,4 +301,50 @@ TEST(LexiconEtag, QuotesTheVersion) {
     EXPECT_FALSE(ks::if_none_match_matches("\"v2\"", "\"v1\""));
     EXPECT_FALSE(ks::if_none_match_matches("", "\"v1\""));
     EXPECT_TRUE(ks::if_none_match_matches(" \"v0\" ,\"v1\" ", "\"v1\""));
+}
+
+TEST(AcceptsGzip, ReadsCodingsAndQValues) {
+    EXPECT_TRUE(ks::accepts_gzip("gzip"));
+    EXPECT_TRUE(ks::accepts_gzip("gzip, deflate, br"));
+    EXPECT_TRUE(ks::accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+    EXPECT_TRUE(ks::accepts_gzip("*"));
+    EXPECT_FALSE(ks::accepts_gzip(""));
+    EXPECT_FALSE(ks::accepts_gzip("identity"));
+    EXPECT_FALSE(ks::accepts_gzip("br, deflate"));
+    EXPECT_FALSE(ks::accepts_gzip("gzip;q=0"));
+    EXPECT_FALSE(ks::accepts_gzip("gzip;q=0.000"));
+    EXPECT_FALSE(ks::accepts_gzip("xgzip"));
+}
+
+TEST_F(HttpRoutesTest, PreCompressedCopyOnlyWhenAcceptedAndFresh) {
+    namespace fs = std::filesystem;
+    std::ofstream(dir_.path() / "app.js") << "export const x = 1;";
+    std::ofstream(dir_.path() / "app.js.gz") << "gz-bytes";
+    auto header = [](const ks::route_result& r, std::string_view name) -> std::string {
+        for (const auto& [k, v] : r.response.headers)
+            if (k == name) return v;
+        return {};
+    };
+    ks::http_request_view gzip_ok{"GET", "/app.js", false, {}, std::nullopt, std::nullopt, "gzip"};
+    auto r = routes().route(gzip_ok);
+    ASSERT_TRUE(r.response.file);
+    EXPECT_EQ(r.response.file->filename(), "app.js.gz");
+    EXPECT_EQ(header(r, "Content-Encoding"), "gzip");
+    EXPECT_EQ(header(r, "Vary"), "Accept-Encoding");
+    EXPECT_EQ(r.response.content_type, "text/javascript; charset=utf-8");
+
+    // Not accepted: the plain file.
+    auto plain = routes().route("GET", "/app.js", false);
+    ASSERT_TRUE(plain.response.file);
+    EXPECT_EQ(plain.response.file->filename(), "app.js");
+    EXPECT_EQ(header(plain, "Content-Encoding"), "");
+    EXPECT_EQ(header(plain, "Vary"), "Accept-Encoding");
+
+    // The file was edited after the copy was made: the copy is stale, the file is served.
+    fs::last_write_time(dir_.path() / "app.js.gz",
+                        fs::last_write_time(dir_.path() / "app.js") - std::chrono::hours(1));
+    auto stale = routes().route(gzip_ok);
+    ASSERT_TRUE(stale.response.file);
+    EXPECT_EQ(stale.response.file->filename(), "app.js");
+    EXPECT_EQ(header(stale, "Content-Encoding"), "");
 }

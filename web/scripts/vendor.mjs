@@ -23,3 +23,27 @@ await writeFile(path.join(out, 'libsodium-wrappers.mjs'), rewritten);
 await copyFile(path.join(nm, 'axe-core/axe.min.js'), path.join(out, 'axe.min.js'));
 
 console.log(`vendor: wrote libsodium.mjs, libsodium-wrappers.mjs, axe.min.js to ${path.relative(process.cwd(), out) || '.'}`);
+
+// Pre-compressed copies for slow phone networks: the server sends `<file>.gz` (Content-Encoding:
+// gzip) to clients that accept it, but only while it is at least as new as the file — an
+// edited file is served uncompressed until this runs again (npm ci / make does).
+const { gzipSync, constants } = await import('node:zlib');
+const { readdir, stat } = await import('node:fs/promises');
+const compressible = /\.(m?js|css|json|html|svg|webmanifest)$/;
+const skip = new Set(['node_modules', 'test', 'scripts']);
+let count = 0;
+async function compressTree(dir) {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!skip.has(entry.name) && !entry.name.startsWith('.')) await compressTree(p);
+    } else if (compressible.test(entry.name) && entry.name !== 'axe.min.js') {
+      const data = await readFile(p);
+      if (data.length < 1024) continue; // not worth a round trip's worth of bytes
+      await writeFile(p + '.gz', gzipSync(data, { level: constants.Z_BEST_COMPRESSION }));
+      count++;
+    }
+  }
+}
+await compressTree(web);
+console.log(`vendor: wrote ${count} pre-compressed .gz files`);

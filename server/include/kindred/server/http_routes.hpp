@@ -65,9 +65,13 @@ struct http_request_view {
     std::string_view target; // the raw request target
     bool is_upgrade = false;
     std::string_view body;
-    std::optional<std::string_view> authorization; // the Authorization header, if present
-    std::optional<std::string_view> if_none_match; // the If-None-Match header, if present
+    std::optional<std::string_view> authorization;   // the Authorization header, if present
+    std::optional<std::string_view> if_none_match;   // the If-None-Match header, if present
+    std::optional<std::string_view> accept_encoding; // the Accept-Encoding header, if present
 };
+
+// Whether an Accept-Encoding header accepts gzip (a `gzip` coding without q=0; `*` counts). Pure.
+bool accepts_gzip(std::string_view accept_encoding);
 
 // {"error": code, "message": message} with Content-Type application/json.
 http_response_spec error_response(unsigned status, std::string_view code, std::string_view message);
