@@ -62,7 +62,8 @@ host=${listen%:*}
 echo
 echo "kindred: serving http://$host:$(cat "$port_file")/  (WebSocket: ws://$host:$(cat "$port_file")/v1/ws)"
 echo "kindred: Redis on unix:$socket — press Ctrl-C to stop both"
-echo "kindred: staff log in with POST /v1/auth/login; manage accounts with ./kindredctl"
+echo "kindred: seekers open the URL above (a phone-sized window); peers http://$host:$(cat "$port_file")/staff, moderators http://$host:$(cat "$port_file")/moderation"
+echo "kindred: manage staff accounts with ./kindredctl"
 echo "$demo" | sed 's/^/kindred: /'
 echo
 wait "$server_pid"
