@@ -22,6 +22,11 @@ redis_process::~redis_process() {
     process_.kill_now();
 }
 
+void redis_process::set_options(redis_options options) {
+    options.tcp = options_.tcp; // the port was chosen (or not) by the constructor
+    options_ = std::move(options);
+}
+
 std::string redis_process::tcp_address() const {
     return "tcp://127.0.0.1:" + std::to_string(port_);
 }

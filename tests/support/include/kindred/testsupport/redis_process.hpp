@@ -33,6 +33,9 @@ public:
     std::string unix_address() const { return "unix:" + socket_.string(); }
     std::string tcp_address() const;
 
+    // The options the next start() uses: e.g. a fixture's Redis turned to AOF, then restart()
+    // (tests/reliability). `tcp` cannot change after construction.
+    void set_options(redis_options options);
     void start();            // starts and waits until it answers PING (throws on failure)
     void stop();             // SHUTDOWN NOSAVE-style stop via SIGTERM, waits for exit
     void kill9();            // SIGKILL: a crash

@@ -1,0 +1,598 @@
+// chat_load.hpp — shared by the fault tests of issue #8 (items 3–7): peer accounts made with
+// kindredctl, matched seeker/peer sockets with both sides' end-to-end crypto, and a "chatter"
+// that drives one socket from its own thread (a send window, retries of `unavailable` and
+// `rate_limited`, resume on another instance after a drop) and records what it sent, what was
+// acknowledged and what arrived, so that a test can check afterwards — by the decrypted
+// sequence numbers in the plaintexts — that every acknowledged message arrived exactly once
+// and in order. Header-only (the folder's CMake globs *_test.cpp).
+// Threading: set-up and checks run on the test's thread; each chatter owns its socket and runs
+// on one thread of its own; results are read after the thread is joined.
+#pragma once
+
+#include "integration_support.hpp"
+#include <kindred/client/e2e.hpp>
+#include <kindred/protocol/base64.hpp>
+#include <kindred/protocol/codec.hpp>
+#include <kindred/testsupport/process.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kindred::rtest {
+
+using namespace kindred::itest;
+namespace e2e = kindred::client::e2e;
+namespace kp = kindred::protocol;
+using steady = std::chrono::steady_clock;
+using kindred::client::ws_options;
+using kindred::testsupport::redis_options;
+using kindred::testsupport::simple_http_status;
+
+// Rate limits far above what the tests send, for tests whose fault is not the rate limit.
+inline std::vector<std::string> unlimited_args() {
+    return {"--messages-per-second", "100000",  "--message-burst", "100000",
+            "--send-per-minute",     "1000000", "--send-burst",    "100000"};
+}
+
+inline double ms_between(steady::time_point a, steady::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// The p-th percentile (0..100) by nearest rank; 0 for an empty sample.
+inline double percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    auto rank = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size()));
+    return v[std::min(rank, v.size() - 1)];
+}
+
+// Open file descriptors of a process (entries of /proc/<pid>/fd).
+inline std::size_t open_fds(pid_t pid) {
+    std::error_code ec;
+    std::size_t n = 0;
+    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+        ++n;
+    return n;
+}
+
+// A "VmRSS"/"VmHWM" line of /proc/<pid>/status, in KiB (0 when unreadable).
+inline long status_kib(pid_t pid, const std::string& field) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
+    return 0;
+}
+
+inline std::size_t count_of(const std::string& text, std::string_view what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+        ++n;
+    return n;
+}
+
+// One conversation as one side sees it, and what that side's chatter recorded.
+struct conversation_side {
+    std::string conversation_id;
+    std::string label; // written in every plaintext this side sends ("p3.seeker")
+    std::optional<e2e::conversation_crypto> crypto;
+    // Filled by the chatter:
+    std::int64_t next_seq = 1;
+    std::map<std::int64_t, std::int64_t> acked;         // seq → offset
+    std::map<std::int64_t, kp::message_event> received; // offset → first copy
+    std::map<std::int64_t, steady::time_point> arrived; // offset → first arrival
+    std::map<std::int64_t, steady::time_point> sent_at; // seq → first send
+    int live_duplicates = 0; // an offset already received came again, never having synced
+    int sync_overlap = 0;    // ... after a resume sync (allowed: clients de-duplicate)
+};
+
+// One connection: a seeker (one conversation) or a peer (one or more).
+struct chat_client {
+    std::string name;
+    kp::role role = kp::role::seeker;
+    ws_client ws;
+    std::string resume_token;
+    unsigned short port = 0;
+    std::vector<conversation_side> convs;
+    // Peers: the identity and the prekeys uploaded (base64 public → pair).
+    std::optional<e2e::identity_key_pair> identity;
+    std::map<std::string, e2e::kx_key_pair> prekeys;
+};
+
+// "<label> <seq> <steady ns>" padded with '.' to at least pad bytes.
+inline std::string plaintext(const std::string& label, std::int64_t seq, std::size_t pad) {
+    std::string t = label + " " + std::to_string(seq) + " " +
+                    std::to_string(steady::now().time_since_epoch().count());
+    if (t.size() < pad) t.append(pad - t.size(), '.');
+    return t;
+}
+
+struct parsed_plaintext {
+    std::string label;
+    std::int64_t seq = 0;
+    steady::time_point sent{};
+};
+inline std::optional<parsed_plaintext> parse_plaintext(const std::string& t) {
+    std::istringstream in(t);
+    parsed_plaintext p;
+    long long ns = 0;
+    if (!(in >> p.label >> p.seq >> ns)) return std::nullopt;
+    p.sent = steady::time_point(steady::duration(ns));
+    return p;
+}
+
+struct chatter_options {
+    int messages = 0;           // per conversation
+    int expect_from_other = -1; // per conversation; -1: same as messages
+    int window = 1;             // sends in flight (1 when a refusal must not reorder seqs)
+    std::chrono::microseconds interval{0}; // between two sends of this socket
+    std::size_t pad = 0;                   // plaintext size
+    steady::time_point deadline = steady::now() + std::chrono::seconds(40);
+    // Where to resume after the socket dies (tried in order, again and again until the
+    // deadline); empty: a drop ends the run.
+    std::function<std::vector<unsigned short>()> resume_ports;
+    // When set and true, stop sending (the run still waits for the answers in flight).
+    const std::atomic<bool>* stop_sending = nullptr;
+    // When set, counts this run's send oks as they come (for a test that acts halfway).
+    std::atomic<int>* acked_counter = nullptr;
+};
+
+struct chatter_report {
+    int sends = 0;                         // frames sent (retries included)
+    int ok = 0;                            // send oks
+    int retried = 0;                       // sends answered unavailable/rate_limited and sent again
+    std::vector<double> unavailable_ms;    // send → `unavailable` answer
+    std::vector<double> ack_ms;            // send → ok (first attempt to ok)
+    std::vector<steady::time_point> ok_at; // when each send ok arrived
+    std::vector<std::string> errors;       // anything unexpected
+    int drops = 0;
+    std::vector<steady::time_point> dropped_at, resumed_at;
+    std::optional<std::uint16_t> close_code; // the close that ended a run without resume
+    bool finished = false; // everything sent was acknowledged and everything expected arrived
+};
+
+namespace detail {
+
+inline std::string send_id(std::size_t conv, std::int64_t seq) {
+    return "s" + std::to_string(conv) + "_" + std::to_string(seq);
+}
+inline bool parse_send_id(const std::string& id, std::size_t& conv, std::int64_t& seq) {
+    if (id.size() < 4 || id[0] != 's') return false;
+    auto us = id.find('_');
+    if (us == std::string::npos) return false;
+    conv = std::stoul(id.substr(1, us - 1));
+    seq = std::stoll(id.substr(us + 1));
+    return true;
+}
+
+// Every offset ≤ the result is received or one of this side's own: the point to sync after.
+inline std::int64_t contiguous(const conversation_side& c) {
+    std::set<std::int64_t> own;
+    for (auto& [seq, off] : c.acked)
+        own.insert(off);
+    std::int64_t h = 0;
+    while (c.received.contains(h + 1) || own.contains(h + 1))
+        ++h;
+    return h;
+}
+
+} // namespace detail
+
+// Drives `client` until every message it sends is acknowledged and every message expected from
+// the other side(s) arrived, or the deadline. See chatter_options.
+inline chatter_report run_chatter(chat_client& client, const chatter_options& o) {
+    chatter_report r;
+    const int expect = o.expect_from_other < 0 ? o.messages : o.expect_from_other;
+    struct pending {
+        std::size_t conv;
+        std::int64_t seq;
+        steady::time_point at;
+    };
+    std::deque<pending> in_flight; // sent, no answer yet (in send order)
+    std::deque<std::pair<std::size_t, std::int64_t>> to_retry; // answered refusals, in order
+    steady::time_point retry_not_before{};
+    steady::time_point next_send = steady::now();
+    int syncs_open = 0;
+    bool resumed = false; // this run resumed and synced at least once
+    int hello_n = 0;
+    std::size_t rr = 0; // round robin over conversations
+
+    auto send_one = [&](std::size_t ci, std::int64_t seq) {
+        auto& c = client.convs[ci];
+        auto s = c.crypto->make_send(seq, plaintext(c.label, seq, o.pad));
+        if (!s) {
+            r.errors.push_back("encrypt: " + s.error().message());
+            return;
+        }
+        auto now = steady::now();
+        c.sent_at.try_emplace(seq, now);
+        in_flight.push_back({ci, seq, now});
+        ++r.sends;
+        client.ws.send_text(kp::encode_client_message(*s, detail::send_id(ci, seq)));
+    };
+    auto all_done = [&] {
+        if (!in_flight.empty() || !to_retry.empty() || syncs_open) return false;
+        for (auto& c : client.convs)
+            if (c.next_seq <= o.messages || static_cast<int>(c.received.size()) < expect)
+                return false;
+        return true;
+    };
+    auto resume = [&]() -> bool {
+        while (steady::now() < o.deadline) {
+            for (auto port : o.resume_ports()) {
+                ws_client fresh;
+                ws_options wo;
+                wo.port = port;
+                wo.timeout = std::chrono::seconds(2);
+                if (!fresh.connect(wo).ok()) continue;
+                const std::string id = "h" + std::to_string(++hello_n);
+                auto frames = fresh.request(resume_json(client.resume_token, id));
+                auto f =
+                    frames.empty() ? std::nullopt : kp::decode_server_frame(frames.back().text);
+                if (!f || f->type != "ok" || f->re != id) continue; // e.g. unavailable: retry
+                client.ws = std::move(fresh);
+                client.port = port;
+                return true;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return false;
+    };
+    auto on_drop = [&](const ws_frame& f) -> bool {
+        ++r.drops;
+        r.dropped_at.push_back(steady::now());
+        if (!o.resume_ports) {
+            if (f.is_close()) r.close_code = f.close_code;
+            return false;
+        }
+        if (!resume()) {
+            r.errors.push_back(client.name + ": could not resume before the deadline");
+            return false;
+        }
+        r.resumed_at.push_back(steady::now());
+        resumed = true;
+        // Whatever was in flight may or may not be stored: send it again with the same seq
+        // (a stored one answers its original offset), in order, before anything new.
+        std::deque<std::pair<std::size_t, std::int64_t>> again;
+        for (auto& p : in_flight)
+            again.emplace_back(p.conv, p.seq);
+        for (auto& p : to_retry)
+            again.emplace_back(p);
+        std::sort(again.begin(), again.end(), [](auto& a, auto& b) { return a.second < b.second; });
+        in_flight.clear();
+        to_retry = std::move(again);
+        retry_not_before = {};
+        syncs_open = 0;
+        // What arrived while away is in the log: sync each conversation from the last point
+        // up to which nothing is missing.
+        for (std::size_t ci = 0; ci < client.convs.size(); ++ci) {
+            auto& c = client.convs[ci];
+            boost::json::object s{{"type", "sync"},
+                                  {"id", "y" + std::to_string(ci)},
+                                  {"conversation_id", c.conversation_id},
+                                  {"after", detail::contiguous(c)}};
+            client.ws.send_text(boost::json::serialize(s));
+            ++syncs_open;
+        }
+        return true;
+    };
+    auto on_frame = [&](const ws_frame& f) {
+        auto frame = kp::decode_server_frame(f.text);
+        if (!frame) {
+            r.errors.push_back("undecodable frame: " + f.text.substr(0, 200));
+            return;
+        }
+        if (frame->type == "message") {
+            auto ev = kp::decode_server_event(*frame);
+            const auto* e = std::get_if<kp::server_event>(&ev);
+            const auto* m = e ? std::get_if<kp::message_event>(e) : nullptr;
+            if (!m) {
+                r.errors.push_back("bad message event");
+                return;
+            }
+            for (auto& c : client.convs) {
+                if (c.conversation_id != m->conversation_id) continue;
+                if (c.received.contains(m->offset)) {
+                    // The contract lets live events overlap a sync (clients de-duplicate by
+                    // offset), including a live copy still on its way when the sync ended:
+                    // the server starts tracking a resumed connection at its first live
+                    // message. So on a resumed connection a second copy is overlap; on one
+                    // that never synced it is a duplicate.
+                    if (syncs_open || resumed)
+                        ++c.sync_overlap;
+                    else
+                        ++c.live_duplicates;
+                    return;
+                }
+                c.received.emplace(m->offset, *m);
+                c.arrived.emplace(m->offset, steady::now());
+                return;
+            }
+            r.errors.push_back("message for an unknown conversation");
+            return;
+        }
+        if (frame->type == "ok" && frame->re && frame->re->rfind("y", 0) == 0) {
+            --syncs_open;
+            if (auto rec = frame->body.if_contains("recovered");
+                !rec || !rec->is_bool() || !rec->as_bool())
+                r.errors.push_back(client.name + ": sync not recovered: " + f.text);
+            return;
+        }
+        std::size_t ci = 0;
+        std::int64_t seq = 0;
+        if ((frame->type == "ok" || frame->type == "error") && frame->re &&
+            detail::parse_send_id(*frame->re, ci, seq)) {
+            auto it = std::find_if(in_flight.begin(), in_flight.end(),
+                                   [&](auto& p) { return p.conv == ci && p.seq == seq; });
+            if (it == in_flight.end()) {
+                r.errors.push_back("an answer for nothing in flight: " + f.text);
+                return;
+            }
+            const auto at = it->at;
+            in_flight.erase(it);
+            auto& c = client.convs[ci];
+            if (frame->type == "ok") {
+                ++r.ok;
+                if (o.acked_counter) o.acked_counter->fetch_add(1);
+                auto off = frame->body.if_contains("offset");
+                if (!off || !off->is_int64()) {
+                    r.errors.push_back("send ok without offset");
+                    return;
+                }
+                auto [pos, fresh] = c.acked.emplace(seq, off->as_int64());
+                if (!fresh && pos->second != off->as_int64())
+                    r.errors.push_back("seq acknowledged at two offsets");
+                r.ack_ms.push_back(ms_between(c.sent_at[seq], steady::now()));
+                r.ok_at.push_back(steady::now());
+                return;
+            }
+            auto err = kp::decode_error_frame(*frame);
+            if (err && (err->code == kp::error_code::unavailable ||
+                        err->code == kp::error_code::rate_limited)) {
+                if (err->code == kp::error_code::unavailable)
+                    r.unavailable_ms.push_back(ms_between(at, steady::now()));
+                ++r.retried;
+                to_retry.emplace_back(ci, seq);
+                // Everything sent after it is refused too or would be stored out of order:
+                // with a window > 1 only use this where refusals cannot happen.
+                const auto wait = err->retry_after_ms ? *err->retry_after_ms : 50;
+                retry_not_before = steady::now() + std::chrono::milliseconds(wait);
+                return;
+            }
+            r.errors.push_back(client.name + ": send refused: " + f.text);
+            return;
+        }
+        // Other events (shift, pong, receipts...) are not this test's business.
+    };
+
+    while (steady::now() < o.deadline) {
+        const auto now = steady::now();
+        // Retries first, in seq order, one window at a time.
+        while (!to_retry.empty() && now >= retry_not_before &&
+               static_cast<int>(in_flight.size()) < o.window) {
+            auto [ci, seq] = to_retry.front();
+            to_retry.pop_front();
+            send_one(ci, seq);
+        }
+        const bool stopped = o.stop_sending && o.stop_sending->load();
+        while (!stopped && to_retry.empty() && static_cast<int>(in_flight.size()) < o.window &&
+               steady::now() >= next_send) {
+            bool any = false;
+            for (std::size_t k = 0; k < client.convs.size(); ++k) {
+                auto ci = (rr + k) % client.convs.size();
+                auto& c = client.convs[ci];
+                if (c.next_seq > o.messages) continue;
+                rr = ci + 1;
+                send_one(ci, c.next_seq++);
+                any = true;
+                break;
+            }
+            if (!any) break;
+            next_send = steady::now() + o.interval;
+        }
+        if (stopped && in_flight.empty() && to_retry.empty() && !syncs_open) break;
+        if (all_done()) {
+            r.finished = true;
+            break;
+        }
+        auto f = client.ws.receive(std::chrono::milliseconds(2));
+        if (f.is_timeout()) continue;
+        if (f.is_text()) {
+            on_frame(f);
+            continue;
+        }
+        if (!on_drop(f)) break;
+    }
+    return r;
+}
+
+// Runs one chatter per client, each on its own thread; returns the reports in client order.
+inline std::vector<chatter_report> run_chatters(std::vector<chat_client*> clients,
+                                                std::vector<chatter_options> options) {
+    std::vector<chatter_report> reports(clients.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < clients.size(); ++i)
+        threads.emplace_back([&, i] { reports[i] = run_chatter(*clients[i], options[i]); });
+    for (auto& t : threads)
+        t.join();
+    return reports;
+}
+
+// After runs that ended with stop_sending: lets each client of each (seeker, peer) pair — one
+// conversation each — receive until it has as many messages as the other side had
+// acknowledged (or `within` passes). Sends nothing.
+inline std::vector<chatter_report>
+drain_pairs(const std::vector<std::pair<chat_client*, chat_client*>>& pairs,
+            std::chrono::seconds within = std::chrono::seconds(15)) {
+    std::vector<chat_client*> clients;
+    std::vector<chatter_options> options;
+    for (auto [a, b] : pairs) {
+        for (auto [self, other] : {std::pair{a, b}, std::pair{b, a}}) {
+            chatter_options o;
+            o.messages = 0;
+            o.expect_from_other = static_cast<int>(other->convs.at(0).acked.size());
+            o.deadline = steady::now() + within;
+            clients.push_back(self);
+            options.push_back(o);
+        }
+    }
+    return run_chatters(clients, options);
+}
+
+// What one direction of a conversation showed.
+struct direction_check {
+    std::vector<double> delivery_ms; // send → first arrival at the receiver
+};
+
+// Checks one direction: every message `sender` had acknowledged arrived at `receiver` exactly
+// once (by offset, and by the decrypted label and seq), in order, at the acknowledged offset;
+// with `all_acked`, every seq 1..messages was acknowledged. Decrypts with the receiver's
+// crypto (call once per side, after its chatter ended).
+inline direction_check check_direction(const conversation_side& sender, conversation_side& receiver,
+                                       int messages, bool all_acked = true) {
+    direction_check out;
+    SCOPED_TRACE(sender.label + " → " + receiver.label);
+    if (all_acked) {
+        EXPECT_EQ(sender.acked.size(), static_cast<std::size_t>(messages));
+    }
+    std::map<std::int64_t, std::int64_t> offset_to_seq;
+    for (auto& [seq, off] : sender.acked)
+        offset_to_seq[off] = seq;
+    std::int64_t last_seq = 0;
+    std::size_t from_sender = 0;
+    int bad = 0;
+    for (auto& [offset, ev] : receiver.received) {
+        auto text = receiver.crypto->decrypt(ev);
+        if (!text) {
+            if (++bad < 5) ADD_FAILURE() << "offset " << offset << ": " << text.error().message();
+            continue;
+        }
+        auto p = parse_plaintext(*text);
+        if (!p || p->label != sender.label) continue; // a third party's (not in these tests)
+        ++from_sender;
+        if (p->seq != last_seq + 1 && ++bad < 5)
+            ADD_FAILURE() << "out of order or missing: seq " << p->seq << " after " << last_seq
+                          << " (offset " << offset << ")";
+        last_seq = p->seq;
+        auto acked = offset_to_seq.find(offset);
+        if (acked != offset_to_seq.end() && acked->second != p->seq && ++bad < 5)
+            ADD_FAILURE() << "offset " << offset << " acknowledged for seq " << acked->second
+                          << " holds seq " << p->seq;
+        out.delivery_ms.push_back(ms_between(p->sent, receiver.arrived.at(offset)));
+    }
+    // Every acknowledged message arrived (the order check above rules out a second copy).
+    for (auto& [seq, off] : sender.acked)
+        if (!receiver.received.contains(off) && ++bad < 5)
+            ADD_FAILURE() << "acknowledged seq " << seq << " (offset " << off << ") never arrived";
+    EXPECT_EQ(from_sender, sender.acked.size());
+    EXPECT_EQ(receiver.live_duplicates, 0) << "offsets delivered twice outside a sync";
+    EXPECT_EQ(bad, 0);
+    return out;
+}
+
+// integration_test plus peer accounts and matched pairs.
+class chat_fixture : public integration_test {
+protected:
+    // Creates a certified peer (tag grief, language en); the password.
+    std::string make_peer_account(const std::string& username) {
+        auto pw = add_staff(username, "peer");
+        auto r =
+            kindredctl(redis_.unix_address(), server_->config_path(),
+                       {"user", "certify", username, "--tags", "grief", "--until", "2099-01-01"});
+        EXPECT_EQ(r.code, 0) << r.output;
+        return pw;
+    }
+
+    // Logs the peer in, opens its socket on `on_port`, registers an identity, uploads
+    // capacity + 1 prekeys and starts a shift.
+    chat_client open_peer(const std::string& username, const std::string& password,
+                          unsigned short on_port, int capacity) {
+        chat_client c;
+        c.name = username;
+        c.role = kp::role::peer;
+        c.port = on_port;
+        auto login = login_request(on_port, username, password);
+        EXPECT_EQ(login.status, 200) << login.body;
+        hello_result h;
+        c.ws = staff_socket("peer", str(parse_object(login.body), "token"), on_port, &h);
+        c.resume_token = h.resume_token;
+        c.identity = e2e::generate_identity_key_pair();
+        expect_ok(last(c.ws.request(R"({"type":"register_identity","id":"r","identity_key":")" +
+                                    kp::base64_encode(c.identity->public_key) + R"("})")),
+                  "r");
+        kp::prekeys upload;
+        for (int i = 0; i < capacity + 1; ++i) {
+            auto pair = e2e::generate_kx_key_pair();
+            upload.keys.push_back(
+                {pair.public_key, e2e::sign_prekey(pair.public_key, *c.identity)});
+            c.prekeys.emplace(kp::base64_encode(pair.public_key), pair);
+        }
+        expect_ok(last(c.ws.request(kp::encode_client_message(upload, "k"))), "k");
+        boost::json::object shift{{"type", "shift_start"},
+                                  {"id", "s"},
+                                  {"capacity", capacity},
+                                  {"tags", {"grief"}},
+                                  {"languages", {"en"}}};
+        expect_ok(last(c.ws.request(boost::json::serialize(shift))), "s");
+        return c;
+    }
+
+    // A new seeker on `on_port`, matched with `peer` (which must be the only peer with a free
+    // slot); both get the conversation with their crypto. `label` names the pair.
+    chat_client match_seeker(chat_client& peer, unsigned short on_port, const std::string& label) {
+        chat_client s;
+        s.name = label + ".seeker";
+        s.role = kp::role::seeker;
+        s.port = on_port;
+        s.ws = ws_client::open(on_port);
+        auto h = hello(s.ws);
+        s.resume_token = h.resume_token;
+        auto keys = e2e::generate_kx_key_pair();
+        kp::request_match rm;
+        rm.tags = {"grief"};
+        rm.languages = {"en"};
+        rm.pubkey = keys.public_key;
+        expect_ok(last(s.ws.request(kp::encode_client_message(rm, "m"))), "m");
+        auto sm = event_of<kp::seeker_matched>(next_of(s.ws, "matched"));
+        auto pm = event_of<kp::peer_matched>(next_of(peer.ws, "matched"));
+        EXPECT_EQ(sm.conversation_id, pm.conversation_id);
+        auto sc = e2e::conversation_crypto::for_seeker(sm.conversation_id, keys, sm.peer);
+        auto prekey = peer.prekeys.find(kp::base64_encode(pm.prekey));
+        if (!sc || prekey == peer.prekeys.end() || sm.conversation_id.empty()) {
+            ADD_FAILURE() << "match of " << label << " failed";
+            return s;
+        }
+        auto pc = e2e::conversation_crypto::for_peer(pm.conversation_id, prekey->second,
+                                                     peer.identity->public_key, pm.seeker.pubkey);
+        EXPECT_TRUE(pc);
+        if (!pc) return s;
+        conversation_side ss;
+        ss.conversation_id = sm.conversation_id;
+        ss.label = label + ".seeker";
+        ss.crypto = std::move(*sc);
+        s.convs.push_back(std::move(ss));
+        conversation_side ps;
+        ps.conversation_id = sm.conversation_id;
+        ps.label = label + ".peer";
+        ps.crypto = std::move(*pc);
+        peer.convs.push_back(std::move(ps));
+        return s;
+    }
+};
+
+} // namespace kindred::rtest
