@@ -489,6 +489,11 @@ private:
                 code = close_codes::too_big; // Beast sent 1009
             else if (ec == websocket::error::bad_frame_payload)
                 code = close_codes::bad_payload; // Beast sent 1007
+            // Unmasked or reserved-bit frames, bad opcodes, fragmented or oversized control
+            // frames, invalid close codes: Beast sent 1002. Counted as 1006 before, which hid
+            // hostile clients among dropped ones (tests/reliability/frames_test.cpp).
+            else if (ec == websocket::condition::protocol_violation)
+                code = close_codes::protocol_error;
             else
                 code = 1006;
         }

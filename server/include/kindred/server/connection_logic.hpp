@@ -25,6 +25,7 @@ namespace kindred::server {
 // WebSocket close codes the server uses.
 namespace close_codes {
 inline constexpr std::uint16_t normal = 1000;
+inline constexpr std::uint16_t protocol_error = 1002; // a frame breaking RFC 6455 (Beast sends it)
 inline constexpr std::uint16_t unsupported_data = 1003; // binary frame
 inline constexpr std::uint16_t bad_payload = 1007;      // invalid UTF-8 (Beast sends it)
 inline constexpr std::uint16_t policy = 1008;           // not_authenticated, too many bad
