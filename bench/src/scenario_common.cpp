@@ -1,0 +1,179 @@
+// scenario_common.cpp — peers, pairs, connect pacing, CPU marks and the exactly-once check
+// shared by the scenarios; see scenarios.hpp.
+#include "scenarios.hpp"
+#include "staff.hpp"
+#include <kindred/client/e2e.hpp>
+
+#include <unistd.h>
+
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace kindred::bench {
+
+namespace ev = client::chat_events;
+using namespace std::chrono_literals;
+
+std::string bench_username(const bench_options& o, const std::string& prefix, std::size_t i) {
+    return "b" + o.run_id + "-" + prefix + std::to_string(i);
+}
+
+cpu_mark take_cpu_mark(const bench_options& o) {
+    cpu_mark m;
+    m.at_ns = steady_ns();
+    if (o.server_pid) m.server = process_cpu_seconds(*o.server_pid);
+    if (o.redis_pid) m.redis = process_cpu_seconds(*o.redis_pid);
+    m.generator = process_cpu_seconds(::getpid());
+    return m;
+}
+
+void connect_parties(const bench_options& o, harness& h, std::size_t from, std::size_t to,
+                     double rate, const std::string& phase) {
+    const auto started = std::chrono::steady_clock::now();
+    auto next_print = started + 1s;
+    for (std::size_t i = from; i < to;) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= next_print) {
+            h.print_progress(phase);
+            next_print += 1s;
+        }
+        const bool room = h.count.connecting.load() < static_cast<std::int64_t>(o.concurrency);
+        bool due = true;
+        if (rate > 0) {
+            const double elapsed = std::chrono::duration<double>(now - started).count();
+            due = static_cast<double>(i - from) < elapsed * rate;
+        }
+        if (!room || !due) {
+            std::this_thread::sleep_for(200us);
+            continue;
+        }
+        party* p = h.parties[i].get();
+        p->post([p] { p->connect(); });
+        ++i;
+        // connecting is counted on the party's thread: count this one as in flight now, or
+        // the loop would start far more than `concurrency` before any thread runs.
+        ++h.count.connecting;
+        p->post([&h] { --h.count.connecting; });
+    }
+}
+
+std::vector<party*> start_peers(const bench_options& o, harness& h, std::size_t count,
+                                const std::function<int(std::size_t)>& capacity_of) {
+    if (o.redis.empty()) throw std::runtime_error("--redis is needed to create peer accounts");
+    staff_request req;
+    req.redis = o.redis;
+    req.tag = o.tag;
+    req.language = o.language;
+    for (std::size_t i = 0; i < count; ++i)
+        req.usernames.push_back(bench_username(o, "p", i));
+    h.print_progress("accounts");
+    const auto tokens = create_peer_tokens(req);
+
+    std::vector<party*> peers;
+    const std::size_t first = h.parties.size();
+    for (std::size_t i = 0; i < count; ++i) {
+        client::peer_setup setup;
+        setup.token = tokens[i];
+        setup.identity = client::e2e::generate_identity_key_pair();
+        setup.prekey_batch = 20;
+        auto session = client::chat_session::peer(std::move(setup));
+        const int capacity = capacity_of(i);
+        // Remembered by the session and sent once identity and prekeys are in.
+        session.start_shift({capacity, {o.tag}, {o.language}});
+        party& p = h.add(std::move(session));
+        p.capacity = capacity;
+        peers.push_back(&p);
+    }
+    const auto shift_on_before = h.count.shift_on.load();
+    connect_parties(o, h, first, first + count, o.setup_rate, "peers");
+    const auto timeout = std::chrono::milliseconds(static_cast<long>(o.setup_timeout_s * 1000));
+    if (!h.wait_until(
+            [&] { return h.count.shift_on.load() - shift_on_before >= static_cast<long>(count); },
+            timeout, "shifts")) {
+        throw std::runtime_error("only " + std::to_string(h.count.shift_on.load()) + " of " +
+                                 std::to_string(count) + " peer shifts started");
+    }
+    return peers;
+}
+
+void setup_pairs(const bench_options& o, harness& h, std::size_t pairs) {
+    start_peers(o, h, pairs, [](std::size_t) { return 1; });
+    const std::size_t first = h.parties.size();
+    for (std::size_t i = 0; i < pairs; ++i) {
+        h.add(client::chat_session::seeker(), [&o](party& self, client::chat_event& e) {
+            // The first hello only: after a resume the session keeps its match by itself.
+            if (std::holds_alternative<ev::ready>(e) && self.request_ns == 0) {
+                self.request_ns = steady_ns();
+                self.session().request_match({{o.tag}, {o.language}, std::nullopt, false});
+            }
+        });
+    }
+    // Paced: each connect is followed by request_match, and a burst of thousands of matches
+    // is a load test of its own (the match scenario's job), not a setup step.
+    connect_parties(o, h, first, first + pairs, o.setup_rate, "seekers");
+    const auto timeout = std::chrono::milliseconds(static_cast<long>(o.setup_timeout_s * 1000));
+    if (!h.wait_until([&] { return h.count.matched.load() >= static_cast<long>(2 * pairs); },
+                      timeout, "matching")) {
+        throw std::runtime_error("only " + std::to_string(h.count.matched.load()) + " of " +
+                                 std::to_string(2 * pairs) + " matched events arrived");
+    }
+    // Partners by conversation id: gathered on the parties' threads, then set there.
+    std::mutex m;
+    std::map<std::string, std::vector<party*>> sides;
+    h.for_each_party([&](party& p) {
+        std::lock_guard lock(m);
+        if (!p.conversation.empty()) sides[p.conversation].push_back(&p);
+    });
+    for (auto& [id, v] : sides) {
+        if (v.size() != 2) {
+            throw std::runtime_error("conversation " + id + " has " + std::to_string(v.size()) +
+                                     " local parties, not 2");
+        }
+    }
+    h.for_each_party([&](party& p) {
+        if (p.conversation.empty()) return;
+        const auto& v = sides.at(p.conversation);
+        p.partner = v[0] == &p ? v[1] : v[0];
+    });
+}
+
+boost::json::object check_exactly_once(harness& h) {
+    std::uint64_t sent = 0, unacked = 0, lost = 0, duplicated = 0, unexpected = 0, malformed = 0;
+    for (auto& up : h.parties) {
+        party& p = *up;
+        malformed += p.malformed;
+        if (!p.partner) continue;
+        const party& q = *p.partner;
+        sent += p.sent;
+        if (p.acked < p.sent) {
+            unacked += p.sent - p.acked;
+            h.problem("party " + std::to_string(p.index) + ": " + std::to_string(p.sent - p.acked) +
+                      " messages never acknowledged");
+        }
+        for (std::uint64_t k = 0; k < std::max<std::uint64_t>(p.sent, q.got.size()); ++k) {
+            const int copies = k < q.got.size() ? q.got[k] : 0;
+            if (k < p.sent && copies == 0) {
+                ++lost;
+                h.problem("party " + std::to_string(p.index) + ": message " + std::to_string(k) +
+                          " never reached party " + std::to_string(q.index));
+            } else if (k < p.sent && copies > 1) {
+                ++duplicated;
+                h.problem("party " + std::to_string(q.index) + " received message " +
+                          std::to_string(k) + " of party " + std::to_string(p.index) + " " +
+                          std::to_string(copies) + " times");
+            } else if (k >= p.sent && copies > 0) {
+                ++unexpected;
+                h.problem("party " + std::to_string(q.index) + " received message " +
+                          std::to_string(k) + " that party " + std::to_string(p.index) +
+                          " never sent");
+            }
+        }
+    }
+    if (malformed > 0) h.problem(std::to_string(malformed) + " received texts were malformed");
+    return {{"messages_sent", sent},    {"unacknowledged", unacked}, {"lost", lost},
+            {"duplicated", duplicated}, {"unexpected", unexpected},  {"malformed", malformed}};
+}
+
+} // namespace kindred::bench
