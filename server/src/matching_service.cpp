@@ -7,6 +7,7 @@
 #include <kindred/protocol/base64.hpp>
 #include <kindred/protocol/codec.hpp>
 #include <kindred/relay/conversation_log.hpp>
+#include <kindred/relay/error.hpp>
 #include <kindred/server/connection_registry.hpp>
 #include <kindred/server/event_bus.hpp>
 #include <kindred/server/matching_service.hpp>
@@ -388,35 +389,80 @@ void matching_service::on_match(const matching::match_record& record) {
         options_.conversations->create(
             record.conversation_id, relay::parties{record.session, record.peer_id, {}}, now_ms(),
             [this, record, create, attempt](boost::system::error_code ec, relay::create_result) {
-                if (ec && attempt == 0) return (*create)(1);
-                if (ec)
+                if (ec && attempt < max_attempts - 1) return (*create)(attempt + 1);
+                *create = nullptr; // break the cycle
+                if (ec) {
+                    // Announcing a conversation that does not exist would strand both sides.
                     spdlog::error("event=conversation_create_failed conversation={}… error=\"{}\"",
                                   record.conversation_id.substr(0, 6), ec.message());
-                *create = nullptr; // break the cycle
+                    return undo_match(record, false);
+                }
                 // Watched for the peer grace period (relay_service::grace_tick).
-                if (!ec)
-                    redis_.command({"ZADD", "convs:{active}", std::to_string(record.matched_at_ms),
-                                    record.conversation_id},
-                                   [](boost::system::error_code, store::reply) {});
+                redis_.command({"ZADD", "convs:{active}", std::to_string(record.matched_at_ms),
+                                record.conversation_id},
+                               [](boost::system::error_code, store::reply) {});
                 announce(record);
             });
     };
     (*create)(0);
 }
 
-void matching_service::announce(const matching::match_record& record) {
-    accounts_.get(record.peer_id, [this, rec = record](boost::system::error_code ec,
-                                                       accounts::account account) {
+void matching_service::undo_match(const matching::match_record& record, bool avoid_peer) {
+    // Neither side was told: end the stored conversation (if any), give the peer its slot back
+    // and put the seeker first in the queue again, so nobody is left stranded.
+    if (options_.conversations) {
+        relay::end_request e;
+        e.conversation_id = record.conversation_id;
+        e.reason = "match_failed";
+        e.now = now_ms();
+        options_.conversations->end(std::move(e),
+                                    [](boost::system::error_code, relay::end_result) {});
+        redis_.command({"ZREM", "convs:{active}", record.conversation_id},
+                       [](boost::system::error_code, store::reply) {});
+    }
+    matching_.release(record.conversation_id, [this, record,
+                                               avoid_peer](boost::system::error_code ec,
+                                                           matching::release_result) {
+        if (ec) {
+            spdlog::error("event=match_undo_failed conversation={}… error=\"{}\"",
+                          record.conversation_id.substr(0, 6), ec.message());
+            return;
+        }
+        matching::requeue_options o;
+        o.avoid_peer = avoid_peer;
+        matching_.requeue(record.conversation_id, o,
+                          [this, record](boost::system::error_code rec, matching::queue_entry) {
+                              if (rec) {
+                                  spdlog::error("event=match_undo_failed conversation={}… "
+                                                "error=\"{}\"",
+                                                record.conversation_id.substr(0, 6), rec.message());
+                                  return;
+                              }
+                              spdlog::warn("event=match_undone conversation={}…",
+                                           record.conversation_id.substr(0, 6));
+                              matching_.match_seeker(
+                                  record.session,
+                                  [this](const matching::sweep_report& rep) { on_sweep(rep); });
+                          });
+    });
+}
+
+void matching_service::announce(const matching::match_record& record, int attempt) {
+    accounts_.get(record.peer_id, [this, rec = record, attempt](boost::system::error_code ec,
+                                                                accounts::account account) {
         auto key = decode_prekey(rec.prekey);
         auto pub = protocol::base64_decode(rec.payload);
         protocol::x25519_public_key seeker_key{};
+        // Redis trouble (e.g. a burst of matches): try again before giving up.
+        if (ec && relay::is_unavailable(ec) && attempt < max_attempts - 1)
+            return announce(rec, attempt + 1);
         if (ec || !account.identity_key || !key || !pub || pub->size() != seeker_key.size()) {
-            // Without these neither side can set up the encryption. The claim stands; the
-            // seeker's client sees no `matched` (a gap a later issue closes with the hello's
-            // conversation list).
+            // Without these neither side can set up the encryption: undo the match rather
+            // than leave the seeker holding a conversation it never hears of. A peer whose
+            // record is unusable is avoided for this seeker.
             spdlog::error("event=match_unusable conversation={}…",
                           rec.conversation_id.substr(0, 6));
-            return;
+            return undo_match(rec, !ec);
         }
         std::copy(pub->begin(), pub->end(), seeker_key.begin());
         protocol::seeker_matched se;

@@ -123,7 +123,12 @@ private:
     void shift_start(service_request r, answer_handler h);
     void shift_change(service_request r, answer_handler h);
     void store_prekeys(service_request r, answer_handler h);
-    void announce(const matching::match_record& record);
+    void announce(const matching::match_record& record, int attempt = 0);
+    // A claimed match that cannot be announced (its conversation or the peer's keys could not
+    // be set up): ended, the peer's slot released, the seeker re-queued first.
+    void undo_match(const matching::match_record& record, bool avoid_peer);
+    // Tries for the conversation create and the announcement under Redis trouble.
+    static constexpr int max_attempts = 3;
     void matched_at_seeker(const std::string& session, const boost::json::object& body);
     void remember_peer(const std::string& peer_id, const std::string& session);
     std::int64_t now_ms() const;
