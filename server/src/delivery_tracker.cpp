@@ -69,6 +69,13 @@ void delivery_tracker::on_own(const std::string& session, const std::string& con
     if (offset == s.last + 1 && !s.reading) s.last = offset;
 }
 
+void delivery_tracker::on_synced(const std::string& session, const std::string& conversation,
+                                 std::int64_t offset) {
+    std::lock_guard lock(mutex_);
+    auto& s = states_[key{session, conversation}];
+    if (!s.reading && offset > s.last) s.last = offset;
+}
+
 void delivery_tracker::recover_all() {
     std::vector<std::pair<key, std::int64_t>> reads;
     {

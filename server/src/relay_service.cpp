@@ -214,6 +214,7 @@ void relay_service::forward(service_request r, answer_handler h) {
 // One sync in progress: the next batch to read and the verdict so far.
 struct relay_service::sync_state {
     std::optional<std::string> id;
+    std::string session;
     protocol::role reader;
     relay::read_request next;
     bool first = true;
@@ -225,6 +226,7 @@ void relay_service::sync(service_request r, answer_handler h) {
     const auto& m = std::get<protocol::sync>(r.message);
     auto st = std::make_shared<sync_state>();
     st->id = r.id;
+    st->session = r.session_id;
     st->next.conversation_id = m.conversation_id;
     st->next.reader = *member_of(r);
     st->next.after = m.after;
@@ -259,6 +261,9 @@ void relay_service::sync_batch(std::shared_ptr<sync_state> st, answer_handler h)
             st->next.after = res.entries.back().offset;
             a.more = [this, st](answer_handler next) { sync_batch(st, std::move(next)); };
         } else {
+            // Live copies of what this sync returned are duplicates from now on.
+            if (options_.tracker)
+                options_.tracker->on_synced(st->session, st->next.conversation_id, res.last_offset);
             a.frames.push_back(make_ok_frame(
                 st->id, protocol::ok_fields(protocol::sync_ok{res.last_offset, st->recovered})));
         }

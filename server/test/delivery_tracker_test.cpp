@@ -158,3 +158,20 @@ TEST(DeliveryTracker, OwnMessageBeforeTrackingDoesNotHideAnEarlierLiveOne) {
     t.on_live("s", "c1", 5, event_of(5));
     EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{5}));
 }
+
+TEST(DeliveryTracker, AfterASyncLiveCopiesItReturnedAreDropped) {
+    fake f;
+    auto t = f.make();
+    // A resumed client synced up to 5; the bus still brings 4 and 5, then 6.
+    t.on_synced("s", "c1", 5);
+    t.on_live("s", "c1", 4, event_of(4));
+    t.on_live("s", "c1", 5, event_of(5));
+    t.on_live("s", "c1", 6, event_of(6));
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{6}));
+    EXPECT_EQ(f.reads, 0);
+    // An older sync never moves tracking back.
+    t.on_synced("s", "c1", 3);
+    t.on_live("s", "c1", 5, event_of(5));
+    t.on_live("s", "c1", 7, event_of(7));
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{6, 7}));
+}

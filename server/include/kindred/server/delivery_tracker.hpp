@@ -52,6 +52,12 @@ public:
                  std::string event);
     // `session` stored `offset` itself (its own message is never pushed to it).
     void on_own(const std::string& session, const std::string& conversation, std::int64_t offset);
+    // `session`'s `sync` here answered everything up to `offset`: live copies at or below it
+    // are duplicates of what the sync returned and are dropped from now on (a resumed client
+    // would otherwise get them twice). Starts tracking when untracked; never moves back, and
+    // waits for a gap read in flight.
+    void on_synced(const std::string& session, const std::string& conversation,
+                   std::int64_t offset);
     // The bus subscriber reconnected: re-read every tracked conversation after its last.
     void recover_all();
     // The session's connection here ended: stop tracking it.
