@@ -70,8 +70,7 @@ const boost::system::error_category& accounts_category() noexcept {
 }
 
 bool is_unavailable(const boost::system::error_code& ec) noexcept {
-    return ec == store::error::not_connected || ec == store::error::timeout ||
-           ec == store::error::disconnected || ec == store::error::stopped;
+    return store::is_unavailable(ec);
 }
 
 bool is_invalid_input(const boost::system::error_code& ec) noexcept {

@@ -50,8 +50,7 @@ const boost::system::error_category& relay_category() noexcept {
 }
 
 bool is_unavailable(const boost::system::error_code& ec) noexcept {
-    return ec == store::error::not_connected || ec == store::error::timeout ||
-           ec == store::error::disconnected || ec == store::error::stopped;
+    return store::is_unavailable(ec);
 }
 
 contract_error to_contract(const boost::system::error_code& ec) noexcept {

@@ -180,8 +180,8 @@ TEST(RelayError, ContractTable) {
     EXPECT_EQ(code(kindred::store::error::timeout), error_code::unavailable);
     EXPECT_EQ(code(kindred::store::error::disconnected), error_code::unavailable);
     EXPECT_EQ(code(kindred::store::error::reply_error), error_code::internal);
-    EXPECT_TRUE(is_unavailable(kindred::store::error::stopped));
-    EXPECT_FALSE(is_unavailable(error::not_found));
+    EXPECT_TRUE(kindred::relay::is_unavailable(kindred::store::error::stopped));
+    EXPECT_FALSE(kindred::relay::is_unavailable(error::not_found));
 }
 
 TEST(RelayError, CategoryNamesEveryCode) {

@@ -41,3 +41,14 @@ inline boost::system::error_code make_error_code(error e) noexcept {
 
 template <>
 struct boost::system::is_error_code_enum<kindred::store::error> : std::true_type {};
+
+namespace kindred::store {
+
+// True for "Redis is down or slow": not_connected, timeout, disconnected, stopped. After
+// timeout/disconnected a write may have happened (callers retry idempotently).
+inline bool is_unavailable(const boost::system::error_code& ec) noexcept {
+    return ec == error::not_connected || ec == error::timeout || ec == error::disconnected ||
+           ec == error::stopped;
+}
+
+} // namespace kindred::store
