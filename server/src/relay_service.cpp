@@ -14,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace kindred::server {
@@ -87,18 +88,24 @@ void relay_service::handle(service_request r, answer_handler h) {
     forward(std::move(r), std::move(h));
 }
 
-void relay_service::deliver_to(const relay::member& m, std::string type, std::string text) {
+void relay_service::deliver_to(const relay::member& m, std::string type, std::string text,
+                               std::function<void()> done) {
+    auto finished = [done = std::move(done)](bool) {
+        if (done) done();
+    };
     if (m.role == protocol::role::seeker) {
-        bus_.deliver(m.id, std::move(type), std::move(text));
+        bus_.deliver(m.id, std::move(type), std::move(text), std::move(finished));
         return;
     }
     const auto pointer = m.role == protocol::role::peer
                              ? matching_service::peer_session_key(m.id)
                              : moderation_service::moderator_session_key(m.id);
-    redis_.command({"GET", pointer}, [this, type = std::move(type), text = std::move(text)](
-                                         boost::system::error_code ec, store::reply reply) mutable {
-        if (ec || !reply.is_string()) return; // offline: sync recovers
-        bus_.deliver(reply.str(), std::move(type), std::move(text));
+    redis_.command({"GET", pointer}, [this, type = std::move(type), text = std::move(text),
+                                      finished = std::move(finished)](boost::system::error_code ec,
+                                                                      store::reply reply) mutable {
+        // Offline: sync recovers.
+        if (ec || !reply.is_string()) return finished(false);
+        bus_.deliver(reply.str(), std::move(type), std::move(text), std::move(finished));
     });
 }
 
@@ -294,19 +301,29 @@ void relay_service::end(service_request r, answer_handler h, bool transfer) {
         a.frames.push_back(make_ok_frame(id));
         h(std::move(a));
         if (res.already_ended) return; // told before
-        announce_end(conversation, res);
-        after_end(conversation, transfer, transfer);
+        announce_end(conversation, res, [this, conversation, transfer] {
+            after_end(conversation, transfer, transfer);
+        });
     });
 }
 
-void relay_service::announce_end(const std::string& conversation_id, const relay::end_result& res) {
+void relay_service::announce_end(const std::string& conversation_id, const relay::end_result& res,
+                                 std::function<void()> then) {
     redis_.command({"ZREM", active_key(), conversation_id},
                    [](boost::system::error_code, store::reply) {});
     if (options_.on_ended) options_.on_ended(conversation_id, res.parties.peer);
     const auto ev = protocol::encode_event(
         protocol::server_event{protocol::ended{conversation_id, res.by, res.reason}});
-    for (const auto& p : res.parties.all())
-        deliver_to(p, "ended", ev);
+    // `then` (the slot's release) waits until the peer's `ended` is pushed or published, so
+    // the peer never hears of its next conversation before the end of this one.
+    const auto parties = res.parties.all();
+    const bool has_peer = std::any_of(parties.begin(), parties.end(), [](const relay::member& p) {
+        return p.role == protocol::role::peer;
+    });
+    for (const auto& p : parties)
+        deliver_to(p, "ended", ev,
+                   p.role == protocol::role::peer ? std::move(then) : std::function<void()>{});
+    if (!has_peer && then) then();
 }
 
 void relay_service::grace_tick() {
@@ -359,12 +376,15 @@ void relay_service::end_by_system(const std::string& conversation, std::string r
     log_.end(std::move(e), [this, conversation, reason, requeue, then = std::move(then)](
                                boost::system::error_code eec, relay::end_result res) {
         // Another instance (or the other check) may have ended it first.
-        if (!eec && !res.already_ended) {
-            spdlog::info("event={} conversation={}…", reason, conversation.substr(0, 6));
-            announce_end(conversation, res);
-            after_end(conversation, requeue, false);
+        if (eec || res.already_ended) {
+            if (then) then();
+            return;
         }
-        if (then) then();
+        spdlog::info("event={} conversation={}…", reason, conversation.substr(0, 6));
+        announce_end(conversation, res, [this, conversation, requeue, then = std::move(then)] {
+            after_end(conversation, requeue, false);
+            if (then) then();
+        });
     });
 }
 

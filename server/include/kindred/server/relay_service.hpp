@@ -59,7 +59,9 @@ public:
 
     // An encoded event to one party wherever it is connected (a peer through its
     // peer session pointer, a moderator through its moderator session pointer).
-    void deliver_to(const relay::member& m, std::string type, std::string text);
+    // `done` (optional) runs once the event is pushed here or published (or found nowhere).
+    void deliver_to(const relay::member& m, std::string type, std::string text,
+                    std::function<void()> done = {});
 
     // delivery_tracker's `read`: every stored message of `conversation` after `after` as
     // `session` sees it (its role from the conversation's parties), ascending.
@@ -101,7 +103,8 @@ private:
     // Ends an active conversation for the system (grace periods); the first end wins.
     void end_by_system(const std::string& conversation, std::string reason, bool requeue,
                        std::function<void()> then = {});
-    void announce_end(const std::string& conversation_id, const relay::end_result& res);
+    void announce_end(const std::string& conversation_id, const relay::end_result& res,
+                      std::function<void()> then);
     std::int64_t now_ms() const;
 
     // Entries per sync batch: with the connection's low-water mark this bounds what a sync
