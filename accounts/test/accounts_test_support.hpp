@@ -3,11 +3,12 @@
 // Threading: store handlers run on the io thread; the test thread only waits on futures.
 #pragma once
 
-#include <kindred/testsupport/io_thread.hpp>
 #include <kindred/accounts/account_store.hpp>
 #include <kindred/store/client.hpp>
 #include <kindred/store/subscriber.hpp>
+#include <kindred/testsupport/io_thread.hpp>
 #include <kindred/testsupport/redis_process.hpp>
+#include <kindred/testsupport/wait_for.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -42,19 +43,7 @@ inline store::client_options fast_client(const std::string& address) {
     return o;
 }
 
-// Waits for a callback-style operation: start(handler) → the handler's arguments.
-template <class... Args>
-std::tuple<Args...>
-wait_for(std::type_identity_t<std::function<void(std::function<void(Args...)>)>> start) {
-    auto p = std::make_shared<std::promise<std::tuple<Args...>>>();
-    auto f = p->get_future();
-    start([p](Args... args) { p->set_value(std::tuple<Args...>(std::move(args)...)); });
-    if (f.wait_for(30s) != std::future_status::ready) {
-        ADD_FAILURE() << "handler never ran";
-        std::abort();
-    }
-    return f.get();
-}
+using kindred::testsupport::wait_for;
 
 inline boost::system::error_code done(std::function<void(account_store::done_handler)> start) {
     return std::get<0>(wait_for<boost::system::error_code>(std::move(start)));

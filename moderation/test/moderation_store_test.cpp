@@ -10,6 +10,7 @@
 #include <kindred/store/client.hpp>
 #include <kindred/testsupport/io_thread.hpp>
 #include <kindred/testsupport/redis_process.hpp>
+#include <kindred/testsupport/wait_for.hpp>
 
 #include <gtest/gtest.h>
 
@@ -50,19 +51,7 @@ ks::client_options fast_client(const std::string& address) {
     return o;
 }
 
-// Waits for a callback-style operation: start(handler) → the handler's arguments.
-template <class... Args>
-std::tuple<Args...>
-wait_for(std::type_identity_t<std::function<void(std::function<void(Args...)>)>> start) {
-    auto p = std::make_shared<std::promise<std::tuple<Args...>>>();
-    auto f = p->get_future();
-    start([p](Args... args) { p->set_value(std::tuple<Args...>(std::move(args)...)); });
-    if (f.wait_for(30s) != std::future_status::ready) {
-        ADD_FAILURE() << "handler never ran";
-        std::abort();
-    }
-    return f.get();
-}
+using kindred::testsupport::wait_for;
 
 template <class T>
 std::pair<error_code, T> wait(std::function<void(moderation_store::handler<T>)> start) {
