@@ -7,7 +7,7 @@ BUILD_DIR := build/$(PRESET)
 # CI turns warnings into errors.
 CMAKE_FLAGS := $(if $(CI),-DKINDRED_WERROR=ON,)
 
-.PHONY: run test build deps web configure fuzz format clean
+.PHONY: run test build deps web configure fuzz format clean cluster cluster-down cluster-status
 
 run: build
 	scripts/run-dev.sh $(BUILD_DIR)
@@ -17,6 +17,17 @@ test: build
 
 deps:
 	@scripts/install-deps.sh
+
+# The local TLS cluster: Redis + 3 instances + nginx with a self-signed certificate, state in
+# .cluster/ (docs/operations.md). Stays up in the background until `make cluster-down`.
+cluster: build
+	deploy/local/cluster.sh --build-dir $(BUILD_DIR) up
+
+cluster-down:
+	deploy/local/cluster.sh down
+
+cluster-status:
+	@deploy/local/cluster.sh status
 
 configure: deps
 	@if [ ! -f $(BUILD_DIR)/build.ninja ] || [ -n "$(CMAKE_FLAGS)" ]; then \

@@ -12,6 +12,10 @@ packages=(
   redis-server curl
   # The browser tests (web/test/browser) drive Debian's Chromium headless via playwright-core.
   chromium
+  # The local TLS cluster (make cluster, deploy/local/) and its test: nginx in front, a
+  # self-signed certificate made with openssl. Both run as the invoking user, never as services.
+  # The deployment files' consistency check (deploy/test/) is Python with PyYAML.
+  nginx openssl python3 python3-yaml
 )
 # The web client's packages come from npm (web/package-lock.json, `npm ci`): Node.js and npm
 # from Debian unless a Node.js is already installed (e.g. from NodeSource).
@@ -45,5 +49,5 @@ if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${m
   exit 1
 fi
 rm -f "$log"
-# Debian starts a system-wide redis-server on install where systemd runs; Kindred starts its own
-# on a private socket and does not need that one.
+# Debian starts a system-wide redis-server (and nginx) on install where systemd runs; Kindred
+# starts its own on a private socket (and its own nginx with its own config) and needs neither.
