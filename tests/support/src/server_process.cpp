@@ -166,11 +166,10 @@ void server_process::start() {
     };
     if (!options_.redis.empty()) argv.insert(argv.end(), {"--redis", options_.redis});
     // The server refuses to start without its lexicon; the test server runs in a temp folder,
-    // so give it the shipped file (this source is <repo>/tests/support/src/server_process.cpp)
-    // unless the test names one itself.
+    // so give it the shipped file unless the test names one itself. The source folder comes
+    // from CMake, not __FILE__, which a compiler cache may rewrite to a relative path.
     if (std::find(options_.args.begin(), options_.args.end(), "--lexicon") == options_.args.end()) {
-        const auto repo =
-            fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+        const fs::path repo = KINDRED_TESTSUPPORT_SOURCE_DIR;
         argv.insert(argv.end(),
                     {"--lexicon", (repo / "moderation" / "lexicon" / "lexicon.json").string()});
     }
