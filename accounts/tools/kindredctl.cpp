@@ -9,6 +9,9 @@
 #include <kindred/accounts/identity.hpp>
 #include <kindred/accounts/model.hpp>
 #include <kindred/accounts/password.hpp>
+#include <kindred/insights/insights_store.hpp>
+#include <kindred/insights/report.hpp>
+#include <kindred/protocol/messages.hpp>
 #include <kindred/server/config.hpp>
 #include <kindred/store/client.hpp>
 
@@ -39,6 +42,7 @@ namespace {
 
 namespace ka = kindred::accounts;
 namespace ks = kindred::store;
+namespace ki = kindred::insights;
 namespace json = boost::json;
 using boost::system::error_code;
 using namespace std::chrono_literals;
@@ -75,6 +79,10 @@ Commands:
   demo-seed                  (dev mode only: demo-peer, demo-moderator, demo-admin)
   audit verify               (checks the audit stream's hash chain)
   audit tail [-n N]          (the last N audit entries, default 20)
+  report [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--tag T] [--language L] [--wait-over MIN] [--csv]
+                             (programme insights: anonymous, small cells suppressed)
+  demo-insights [--date YYYY-MM-DD]
+                             (dev mode only: records a simulated day of insights)
 Run `kindredctl COMMAND --help` for one command.
 
 Global options (anywhere on the line):
@@ -202,6 +210,27 @@ const std::vector<command_spec>& commands() {
          "  or names the first bad entry and why (exit 6): hash mismatch (changed), entries\n"
          "  missing before it (deleted or moved), out of order, prev mismatch, not chained,\n"
          "  or the newest entries missing."},
+        {{"report"},
+         {},
+         {"from", "to", "tag", "language", "wait-over"},
+         {},
+         {"csv"},
+         "kindredctl report [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--tag T] [--language L]\n"
+         "                  [--wait-over MINUTES] [--csv]\n"
+         "  Programme insights from Redis, the same figures as the admin page and\n"
+         "  GET /v1/insights: waiting times, coverage gaps by tag, feedback, escalations.\n"
+         "  Default range: the last 7 days through today (UTC), at most 400 days.\n"
+         "  Figures below the config's insights_min_cell are printed as \"suppressed\".\n"
+         "  --wait-over: 1, 2, 5 (default), 10 or 30. --csv: the CSV export; --json: the JSON."},
+        {{"demo-insights"},
+         {},
+         {"date"},
+         {},
+         {},
+         "kindredctl demo-insights [--date YYYY-MM-DD]   (needs dev mode)\n"
+         "  Records a simulated day of anonymous insights counters (default: today, UTC)\n"
+         "  through the insights store, for demos and the admin page's tests. Never outside\n"
+         "  dev mode: it adds to the real counters."},
         {{"audit", "tail"},
          {},
          {"n"},
@@ -321,9 +350,10 @@ struct parsed_line {
     std::vector<std::string> unknown_options;
 };
 
-const std::set<std::string> all_value_options = {"role", "alias", "languages",
-                                                 "tags", "until", "n"};
-const std::set<std::string> all_flag_options = {"password-stdin"};
+const std::set<std::string> all_value_options = {"role",  "alias",    "languages", "tags",
+                                                 "until", "n",        "from",      "to",
+                                                 "tag",   "language", "wait-over", "date"};
+const std::set<std::string> all_flag_options = {"password-stdin", "csv"};
 
 // Returns an error message, or empty.
 std::string parse_line(const std::vector<std::string>& args, parsed_line& out) {
@@ -712,6 +742,148 @@ int cmd_demo_seed(context& c) {
     return exit_ok;
 }
 
+// ---- programme insights ---------------------------------------------------------------
+
+std::int64_t today_days() {
+    return ki::day_of(now_ms());
+}
+
+int cmd_report(context& c, const parsed_line& line) {
+    ki::report_query q;
+    q.min_cell = c.cfg.insights_min_cell;
+    auto date_opt = [&](const char* name, std::int64_t fallback, std::int64_t& out) -> int {
+        auto it = line.options.find(name);
+        if (it == line.options.end()) {
+            out = fallback;
+            return 0;
+        }
+        auto d = ki::parse_date(it->second);
+        if (!d) return c.out.fail(exit_usage, std::string("--") + name + ": a date YYYY-MM-DD");
+        out = *d;
+        return 0;
+    };
+    if (int e = date_opt("to", today_days(), q.to_day)) return e;
+    if (int e = date_opt("from", q.to_day - 6, q.from_day)) return e;
+    if (auto it = line.options.find("tag"); it != line.options.end()) {
+        if (!kindred::protocol::is_tag_id(it->second))
+            return c.out.fail(exit_usage, "--tag: not a tag id");
+        q.tag = it->second;
+    }
+    if (auto it = line.options.find("language"); it != line.options.end()) {
+        if (!kindred::protocol::is_language_tag(it->second))
+            return c.out.fail(exit_usage, "--language: not a language tag");
+        q.language = it->second;
+    }
+    if (auto it = line.options.find("wait-over"); it != line.options.end()) {
+        const auto minutes = ks::parse_int64(it->second);
+        if (!minutes || *minutes < 1 || *minutes > 30)
+            return c.out.fail(exit_usage, "--wait-over: minutes 1, 2, 5, 10 or 30");
+        q.wait_over_s = *minutes * 60;
+    }
+    if (auto problem = ki::check_query(q); !problem.empty())
+        return c.out.fail(exit_usage, problem.rfind("wait_over", 0) == 0
+                                          ? "--wait-over: minutes 1, 2, 5, 10 or 30"
+                                          : "--" + problem);
+    ki::insights_options io;
+    io.retention = std::chrono::hours(24) * c.cfg.insights_retention_days;
+    ki::insights_store store(c.s->client(), io);
+    auto [ec, in] = c.s->call<error_code, ki::report_input>(
+        [&](auto h) { store.read_report(q, c.cat.tags, std::move(h)); });
+    if (ec) return report(c, ec, "");
+    const auto r = ki::report_json(in);
+    if (line.flags.count("csv"))
+        std::cout << ki::report_csv(r);
+    else if (c.out.json)
+        c.out.emit(r);
+    else
+        std::cout << ki::report_text(r);
+    return exit_ok;
+}
+
+// A simulated day: demand through the day on the first tags of the catalog, peers covering
+// some hours (and leaving gaps), feedback and escalations. Deterministic, so demos repeat.
+int cmd_demo_insights(context& c, const parsed_line& line) {
+    if (!c.cfg.dev_mode)
+        return c.out.fail(exit_usage, "demo-insights runs only in dev mode (--dev, "
+                                      "KINDRED_DEV_MODE=true or \"dev_mode\": true): it adds to "
+                                      "the real counters");
+    std::int64_t day = today_days();
+    if (auto it = line.options.find("date"); it != line.options.end()) {
+        auto d = ki::parse_date(it->second);
+        if (!d) return c.out.fail(exit_usage, "--date: a date YYYY-MM-DD");
+        day = *d;
+    }
+    if (c.cat.tags.empty() || c.cat.languages.empty())
+        return c.out.fail(exit_usage, "the catalog of " + catalog_source(c) +
+                                          " needs at least one tag and one language");
+    ki::insights_options io;
+    io.retention = std::chrono::hours(24) * c.cfg.insights_retention_days;
+    ki::insights_store store(c.s->client(), io);
+    const auto& k = store.options().keys;
+    const std::int64_t t0 = day * ki::ms_per_day;
+    const std::int64_t H = ki::ms_per_hour;
+    std::vector<ki::increment> all;
+    auto add = [&](std::vector<ki::increment> v) { all.insert(all.end(), v.begin(), v.end()); };
+    const std::size_t ntags = std::min<std::size_t>(3, c.cat.tags.size());
+    const std::string lang = c.cat.languages.front();
+    std::uint32_t rnd = 12345;
+    auto next = [&](std::uint32_t n) {
+        rnd = rnd * 1103515245u + 12345u;
+        return (rnd >> 16) % n;
+    };
+    std::int64_t requests = 0;
+    for (std::size_t ti = 0; ti < ntags; ++ti) {
+        const ki::attributes a{{c.cat.tags[ti]}, {lang}};
+        // Peers on this tag 08:00-16:00 (the first tag also 18:00-22:00); nobody at night.
+        add(ki::shift_increments(k, t0 + 8 * H, t0 + 16 * H, a));
+        if (ti == 0) add(ki::shift_increments(k, t0 + 18 * H, t0 + 22 * H, a));
+        for (int hour = 0; hour < 24; ++hour) {
+            const bool covered = (hour >= 8 && hour < 16) || (ti == 0 && hour >= 18 && hour < 22);
+            const int n = static_cast<int>((hour >= 7 && hour < 23 ? 6 : 1) + next(4)) /
+                          static_cast<int>(ti + 1);
+            for (int i = 0; i < n; ++i) {
+                const auto at = t0 + hour * H + static_cast<std::int64_t>(next(3'000'000));
+                add(ki::request_increments(k, at, a));
+                ++requests;
+                if (!covered && next(3) == 0) {
+                    add(ki::cancel_increments(k, at + 600'000, a));
+                    continue;
+                }
+                const std::int64_t wait = covered ? 5 + next(100) : 300 + next(1500);
+                add(ki::match_increments(k, at + wait * 1000, a, !covered && next(2) == 0, wait));
+                const std::int64_t length = 240 + next(3000);
+                add(ki::end_increments(k, at + (wait + length) * 1000, a, length, next(20) == 0));
+                if (next(3) != 0)
+                    add(ki::feedback_increments(
+                        k, at + (wait + length) * 1000, a, static_cast<int>(3 + next(3)),
+                        std::string_view(ki::feelings[next(10) < 7 ? 2 : next(2)])));
+                if (next(8) == 0) {
+                    const auto level = ki::levels[next(4)];
+                    add(ki::escalation_increments(k, at + wait * 1000, a, level));
+                    add(ki::outcome_increments(k, at + (wait + 600) * 1000, a,
+                                               ki::outcomes[next(5)]));
+                }
+            }
+        }
+    }
+    // Sent in slices so no one script call grows without bound.
+    for (std::size_t i = 0; i < all.size(); i += 300) {
+        std::vector<ki::increment> slice(
+            all.begin() + static_cast<std::ptrdiff_t>(i),
+            all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), i + 300)));
+        auto ec = c.s->done([&](auto h) { store.add(std::move(slice), std::move(h)); });
+        if (ec) return report(c, ec, "");
+    }
+    if (c.out.json) {
+        c.out.emit(
+            json::object{{"ok", true}, {"date", ki::format_date(day)}, {"requests", requests}});
+        return exit_ok;
+    }
+    std::cout << "recorded a simulated day of insights for " << ki::format_date(day) << " ("
+              << requests << " requests on " << ntags << " tags, language " << lang << ")\n";
+    return exit_ok;
+}
+
 json::object audit_json(const ka::audit_entry& e) {
     return json::object{{"id", e.id},         {"seq", e.seq},     {"prev", e.prev},
                         {"hash", e.hash},     {"actor", e.actor}, {"action", e.action},
@@ -787,6 +959,8 @@ int run(context& c, const command_spec& spec, const parsed_line& line) {
     if (verb == "list") return cmd_user_list(c);
     if (verb == "show") return cmd_user_show(c, name);
     if (verb == "demo-seed") return cmd_demo_seed(c);
+    if (verb == "report") return cmd_report(c, line);
+    if (verb == "demo-insights") return cmd_demo_insights(c, line);
     if (spec.words.front() == "audit")
         return verb == "verify" ? cmd_audit_verify(c) : cmd_audit_tail(c, line);
 

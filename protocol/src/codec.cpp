@@ -183,6 +183,9 @@ json::object ok_fields(const escalate_ok& result) {
 json::object ok_fields(const consult_ok& result) {
     return detail::write(result);
 }
+json::object ok_fields(const my_summary_ok& result) {
+    return detail::write(result);
+}
 
 std::string encode_client_message(const client_message& message,
                                   std::optional<std::string_view> id) {
@@ -273,5 +276,6 @@ decode_ok<moderator_keys_ok>(const json::object&);
 template std::variant<join_ok, decode_failure> decode_ok<join_ok>(const json::object&);
 template std::variant<escalate_ok, decode_failure> decode_ok<escalate_ok>(const json::object&);
 template std::variant<consult_ok, decode_failure> decode_ok<consult_ok>(const json::object&);
+template std::variant<my_summary_ok, decode_failure> decode_ok<my_summary_ok>(const json::object&);
 
 } // namespace kindred::protocol

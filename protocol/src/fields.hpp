@@ -49,6 +49,7 @@ inline constexpr int_range counter_range{0, limits::max_safe_integer};  // after
 inline constexpr int_range capacity_range{limits::min_capacity, limits::max_capacity};
 inline constexpr int_range duration_range{1, limits::max_ban_s};
 inline constexpr int_range timestamp_range{0, limits::max_safe_integer}; // Unix ms
+inline constexpr int_range helped_range{1, 5};                           // feedback.helped
 
 struct count_spec {
     std::size_t min;
@@ -500,6 +501,7 @@ KINDRED_FIELDS(matched_peer);
 KINDRED_FIELDS(matched_seeker);
 KINDRED_FIELDS(joined_moderator);
 KINDRED_FIELDS(escalation_info);
+KINDRED_FIELDS(summary_period);
 
 // Parts.
 KINDRED_FIELDS(signed_prekey) {
@@ -617,6 +619,15 @@ KINDRED_FIELDS(consult_reply) {
     io.text("consult_id", m.consult_id, id_spec);
     io.var_bytes("sealed", m.sealed, sealed_spec);
 }
+KINDRED_FIELDS(feedback) {
+    io.text("conversation_id", m.conversation_id, id_spec);
+    io.optional_integer("helped", m.helped, helped_range);
+    io.optional_enumeration("feeling", m.feeling);
+    if constexpr (!IO::writes) {
+        if (!m.helped && !m.feeling) io.fail("helped", "helped or feeling required");
+    }
+}
+KINDRED_FIELDS(my_summary) {}
 
 // ok results.
 KINDRED_FIELDS(conversation_summary) {
@@ -653,6 +664,14 @@ KINDRED_FIELDS(escalate_ok) {
 }
 KINDRED_FIELDS(consult_ok) {
     io.text("consult_id", m.consult_id, id_spec);
+}
+KINDRED_FIELDS(summary_period) {
+    io.integer("chats", m.chats, counter_range);
+    io.integer("seconds_on_shift", m.seconds_on_shift, counter_range);
+}
+KINDRED_FIELDS(my_summary_ok) {
+    io.object("today", m.today);
+    io.object("week", m.week);
 }
 
 // Server → client.

@@ -264,6 +264,12 @@ std::vector<valid_case> valid_cases() {
          consult{{}, k, {{"m1", e}}}},
         {R"({"type":"consult_reply","id":"17","consult_id":"k1","sealed":"$E"})",
          consult_reply{"k1", e}},
+        {R"({"type":"feedback","id":"18","conversation_id":"c1","helped":4,"feeling":"better"})",
+         feedback{"c1", 4, feeling::better}},
+        {R"({"type":"feedback","conversation_id":"c1","helped":1})", feedback{"c1", 1, {}}},
+        {R"({"type":"feedback","conversation_id":"c1","helped":null,"feeling":"worse"})",
+         feedback{"c1", {}, feeling::worse}},
+        {R"({"type":"my_summary","id":"19"})", my_summary{}},
     };
 }
 
@@ -398,6 +404,8 @@ const char* const base_seeker_hello =
 const char* const base_consult =
     R"({"type":"consult","id":"x","conversation_id":"c1","pubkey":"$K",
         "copies":[{"moderator_id":"m1","sealed":"$E"}]})";
+const char* const base_feedback =
+    R"({"type":"feedback","id":"x","conversation_id":"c1","helped":3,"feeling":"same"})";
 const char* const base_consult_reply =
     R"({"type":"consult_reply","id":"x","consult_id":"k1","sealed":"$E"})";
 
@@ -669,6 +677,14 @@ std::vector<bad_case> bad_cases() {
         {base_consult_reply, "sealed", quoted(b64(47)), "sealed: must be at least 48 bytes"},
         {base_consult_reply, "sealed", quoted(std::string(65540, 'A')),
          "sealed: at most 65536 characters"},
+        // feedback (issue #10 extension)
+        {base_feedback, "conversation_id", missing, "conversation_id: required"},
+        {base_feedback, "conversation_id", long_id, "conversation_id" + id_msg},
+        {base_feedback, "helped", "0", "helped: must be 1..5"},
+        {base_feedback, "helped", "6", "helped: must be 1..5"},
+        {base_feedback, "helped", "4.0", "helped: must be an integer"},
+        {base_feedback, "helped", "\"4\"", "helped: must be an integer"},
+        {base_feedback, "feeling", "\"great\"", "feeling: must be one of worse, same, better"},
     };
 }
 
@@ -679,7 +695,7 @@ TEST(DecodeClientMessage, EveryBaseOfTheBadTableIsValid) {
           base_sync,        base_end,           base_transfer, base_escalate,
           base_report,      base_block,         base_watch,    base_acknowledge,
           base_resolve,     base_join,          base_ban,      base_seeker_hello,
-          base_consult,     base_consult_reply}) {
+          base_consult,     base_consult_reply, base_feedback}) {
         const decoded d = decode_client_message(fill(base));
         EXPECT_NE(message_of(d), nullptr) << base << "\n → " << failure_of(d)->message;
     }
@@ -697,6 +713,19 @@ TEST(DecodeClientMessage, EachBadFieldIsBadMessageNamingTheFieldAndKeepsTheId) {
         EXPECT_EQ(f->message, c.expected) << c.path << " = " << c.value.substr(0, 80);
         EXPECT_EQ(d.id, "x") << c.path;
         EXPECT_EQ(d.type, std::string_view(root.as_object().at("type").as_string())) << c.path;
+    }
+}
+
+TEST(DecodeFeedback, NeedsHelpedOrFeeling) {
+    for (const char* text : {R"({"type":"feedback","id":"x","conversation_id":"c1"})",
+                             R"({"type":"feedback","id":"x","conversation_id":"c1",
+                                 "helped":null,"feeling":null})"}) {
+        const decoded d = decode_client_message(text);
+        const decode_failure* f = failure_of(d);
+        ASSERT_NE(f, nullptr) << text;
+        EXPECT_EQ(f->code, error_code::bad_message);
+        EXPECT_EQ(f->message, "helped: helped or feeling required");
+        EXPECT_EQ(d.id, "x");
     }
 }
 

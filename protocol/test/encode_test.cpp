@@ -335,6 +335,10 @@ std::vector<client_message> every_client_message() {
         consult{"c1", k, {{"m1", sample_bytes(48)}, {"m2", sample_bytes(100)}}},
         consult{{}, k, {{"m1", sample_bytes(60)}}},
         consult_reply{"k1", sample_bytes(80)},
+        feedback{"c1", 5, feeling::same},
+        feedback{"c1", {}, feeling::worse},
+        feedback{"c1", 2, {}},
+        my_summary{},
     };
 }
 
@@ -462,6 +466,12 @@ TEST(RoundTrip, OkResultsSurviveEncodeThenDecodeOk) {
     EXPECT_EQ(std::get<escalate_ok>(decode_ok<escalate_ok>(esc_frame->body)), escalate_ok{"e9"});
     const auto consult_frame = decode_server_frame(encode_ok("7", ok_fields(consult_ok{"k9"})));
     EXPECT_EQ(std::get<consult_ok>(decode_ok<consult_ok>(consult_frame->body)), consult_ok{"k9"});
+    const my_summary_ok sum{{2, 5400}, {7, 36000}};
+    const auto sum_frame = decode_server_frame(encode_ok("8", ok_fields(sum)));
+    EXPECT_EQ(std::get<my_summary_ok>(decode_ok<my_summary_ok>(sum_frame->body)), sum);
+    expect_json(encode_ok("8", ok_fields(sum)),
+                R"({"type":"ok","re":"8","today":{"chats":2,"seconds_on_shift":5400},)"
+                R"("week":{"chats":7,"seconds_on_shift":36000}})");
 }
 
 TEST(DecodeOk, MissingFieldIsNamed) {

@@ -89,6 +89,13 @@ const std::vector<option_spec>& option_table() {
                                 [](config& c, const std::string& v) { c.listen = v; }));
         t.push_back(u32_option("threads", 0, 1024, "worker threads; 0 = one per core",
                                [](config& c) -> std::uint32_t& { return c.threads; }));
+        t.push_back(
+            u32_option("insights_retention_days", 1, 3650,
+                       "programme-insights counters live this long after their last write",
+                       [](config& c) -> std::uint32_t& { return c.insights_retention_days; }));
+        t.push_back(u32_option("insights_min_cell", 1, 1000,
+                               "insights figures below this (and above 0) are suppressed",
+                               [](config& c) -> std::uint32_t& { return c.insights_min_cell; }));
         t.push_back(text_option("redis", kind::redis_address,
                                 "Redis address: unix:/path/redis.sock or tcp://host:port",
                                 [](config& c, const std::string& v) { c.redis = v; }));

@@ -46,10 +46,12 @@ outbound_frame ok_frame(const std::optional<std::string>& id, boost::json::objec
 // Types any authenticated role may send; then per role.
 constexpr std::array<std::string_view, 9> any_role{
     "hello", "ping", "send", "receipt", "typing", "sync", "end", "escalate", "moderator_keys"};
-constexpr std::array<std::string_view, 3> seeker_only{"request_match", "cancel_match", "report"};
-constexpr std::array<std::string_view, 10> peer_only{
-    "prekeys",   "register_identity", "shift_start", "shift_pause", "shift_resume",
-    "shift_end", "transfer",          "block",       "report",      "consult"};
+constexpr std::array<std::string_view, 4> seeker_only{"request_match", "cancel_match", "report",
+                                                      "feedback"};
+constexpr std::array<std::string_view, 11> peer_only{
+    "prekeys",      "register_identity", "shift_start", "shift_pause",
+    "shift_resume", "shift_end",         "transfer",    "block",
+    "report",       "consult",           "my_summary"};
 constexpr std::array<std::string_view, 7> moderator_only{
     "watch", "acknowledge", "resolve", "join", "ban", "unwatch", "consult_reply"};
 

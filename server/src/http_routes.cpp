@@ -262,6 +262,26 @@ route_result http_routes::route(const http_request_view& request) const {
         return out;
     }
 
+    // Programme insights (admins only): the token and the query go to the insights handler,
+    // which checks the role and the query; here only what needs no Redis.
+    if (path == "/v1/insights" || path == "/v1/insights.csv") {
+        if (!get) {
+            out.response = not_allowed("GET, HEAD");
+            return out;
+        }
+        auto token = request.authorization ? bearer_token(*request.authorization) : std::nullopt;
+        if (!token) {
+            out.response =
+                error_response(401, "not_authenticated", "send Authorization: Bearer <token>");
+            out.response.headers.emplace_back("WWW-Authenticate", "Bearer");
+            out.response.headers.emplace_back("Cache-Control", "no-store");
+            return out;
+        }
+        out.insights =
+            insights_action{std::move(*token), std::string(target), path == "/v1/insights.csv"};
+        return out;
+    }
+
     if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/v1/config") {
         if (!get) {
             out.response = not_allowed("GET, HEAD");

@@ -117,6 +117,8 @@ private:
         sodium_memzero(req.body().data(), req.body().size());
 
         if (route.auth) return start_auth(std::move(*route.auth), req.version(), keep_alive);
+        if (route.insights)
+            return start_insights(std::move(*route.insights), req.version(), keep_alive, head);
 
         if (route.websocket) {
             std::optional<std::string_view> origin;
@@ -173,6 +175,21 @@ private:
         auto endpoint = stream_.socket().remote_endpoint(ec);
         std::string address = ec ? std::string() : endpoint.address().to_string();
         ctx_.auth->login(std::move(action.login), std::move(address), std::move(reply));
+    }
+
+    // The admin insights report answers later (token check, then Redis); nothing is read
+    // meanwhile.
+    void start_insights(insights_action action, unsigned version, bool keep_alive, bool head) {
+        if (!ctx_.insights)
+            return send(error_response(503, "unavailable", "insights are not available"), version,
+                        keep_alive, head);
+        ctx_.insights(std::move(action), [self = shared_from_this(), version, keep_alive,
+                                          head](http_response_spec spec) {
+            net::post(self->stream_.get_executor(), [self, spec = std::move(spec), version,
+                                                     keep_alive, head]() mutable {
+                self->guarded([&] { self->send(std::move(spec), version, keep_alive, head); });
+            });
+        });
     }
 
     template <class Body>

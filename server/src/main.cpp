@@ -3,8 +3,10 @@
 // Threading: main builds everything before the worker threads start and tears it down after
 // they have all returned; the shutdown sequence itself runs on a strand.
 #include <kindred/accounts/account_store.hpp>
+#include <kindred/insights/insights_store.hpp>
 #include <kindred/matching/matching_store.hpp>
 #include <kindred/moderation/lexicon.hpp>
+#include <kindred/moderation/moderation_store.hpp>
 #include <kindred/relay/conversation_log.hpp>
 #include <kindred/server/auth_service.hpp>
 #include <kindred/server/config.hpp>
@@ -12,12 +14,12 @@
 #include <kindred/server/delivery_tracker.hpp>
 #include <kindred/server/event_bus.hpp>
 #include <kindred/server/http_routes.hpp>
+#include <kindred/server/insights_recorder.hpp>
 #include <kindred/server/instance_registry.hpp>
 #include <kindred/server/listener.hpp>
 #include <kindred/server/matching_service.hpp>
-#include <kindred/server/moderation_service.hpp>
-#include <kindred/moderation/moderation_store.hpp>
 #include <kindred/server/metrics.hpp>
+#include <kindred/server/moderation_service.hpp>
 #include <kindred/server/relay_service.hpp>
 #include <kindred/server/server_context.hpp>
 #include <kindred/server/session_store.hpp>
@@ -295,11 +297,41 @@ int run(ks::config cfg) {
     lopts.hard_limit = std::chrono::seconds(cfg.timing.conversation_max_s);
     lopts.purge_after = std::chrono::seconds(cfg.timing.purge_after_end_s);
     kindred::relay::conversation_log conversations(redis, lopts);
+
+    // Programme insights (issue #10) on their own Redis connection: an admin report reads
+    // thousands of small hashes and must never queue in front of chat traffic.
+    store::client_options ins_copts = copts;
+    ins_copts.name = "insights";
+    ins_copts.on_state = [](bool up) {
+        spdlog::info("event=redis_connection lane=insights state={}", up ? "up" : "down");
+    };
+    store::client ins_redis(io, ins_copts);
+    kindred::insights::insights_options iopts;
+    iopts.retention = std::chrono::hours(24) * cfg.insights_retention_days;
+    kindred::insights::insights_store insights_store(ins_redis, iopts);
+    ks::insights_recorder_options iropts;
+    iropts.conversation_ttl = std::chrono::seconds(cfg.timing.conversation_max_s);
+    iropts.purge_after_end = std::chrono::seconds(cfg.timing.purge_after_end_s);
+    iropts.min_cell = cfg.insights_min_cell;
+    iropts.catalog_tags = aopts.catalog.tags;
+    iropts.stats = &stats;
+    ks::insights_recorder insights(insights_store, conversations, accounts, iropts);
+    ctx.insights = [&insights, min_cell = cfg.insights_min_cell](
+                       ks::insights_action a, std::function<void(ks::http_response_spec)> done) {
+        auto q = ks::parse_insights_query(a.query, min_cell);
+        if (auto* bad = std::get_if<ks::http_response_spec>(&q)) {
+            bad->headers.emplace_back("Cache-Control", "no-store");
+            return done(std::move(*bad));
+        }
+        insights.admin_report(std::move(a.token), std::get<kindred::insights::report_query>(q),
+                              a.csv, std::move(done));
+    };
     ks::matching_service_options msopts;
     msopts.catalog_tags = aopts.catalog.tags;
     msopts.catalog_languages = aopts.catalog.languages;
     msopts.conversations = &conversations;
     msopts.lexicon = &*lexicon;
+    msopts.insights = &insights;
     ks::matching_service matching_service(matching, accounts, redis, events, connections, msopts);
     matcher = &matching_service;
     // Bus recovery: live messages for local sessions go through the tracker, which reads
@@ -322,8 +354,10 @@ int run(ks::config cfg) {
     };
     rsopts.tracker = &tracker;
     ks::moderation_service* moderator_ptr = nullptr;
-    rsopts.on_ended = [&moderator_ptr](const std::string& conversation, const std::string& peer) {
+    rsopts.on_ended = [&moderator_ptr, &insights](const std::string& conversation,
+                                                  const std::string& peer) {
         if (moderator_ptr) moderator_ptr->on_ended(conversation, peer);
+        insights.conversation_ended(conversation);
     };
     ks::relay_service relay_service(conversations, matching, redis, events, std::move(rsopts));
     relay_ptr = &relay_service;
@@ -345,6 +379,7 @@ int run(ks::config cfg) {
     kindred::moderation::moderation_store moderation(mod_redis, modopts);
     ks::moderation_service_options mdsopts;
     mdsopts.peer_cooldown = std::chrono::seconds(cfg.timing.peer_cooldown_s);
+    mdsopts.insights = &insights;
     ks::moderation_service moderation_service(moderation, conversations, matching, accounts,
                                               mod_redis, events, relay_service, mdsopts);
     moderator_ptr = &moderation_service;
@@ -372,6 +407,7 @@ int run(ks::config cfg) {
     services.add(matching_service);
     services.add(relay_service);
     services.add(moderation_service);
+    services.add(insights);
     ctx.services = &services;
     ctx.conversations_of =
         [&conversations](
@@ -451,6 +487,7 @@ int run(ks::config cfg) {
             matching_service.relax_tick();
             relay_service.grace_tick();
             if (++ticks % presence_every == 0) matching_service.presence_tick();
+            if (ticks % 60 == 0) insights.tick(); // shift time, about every minute
             relax_tick();
         });
     };
@@ -475,6 +512,7 @@ int run(ks::config cfg) {
 
     redis.start();
     mod_redis.start();
+    ins_redis.start();
     bus.start();
     registry.start();
     listener.start();

@@ -10,6 +10,7 @@
 #include <kindred/relay/error.hpp>
 #include <kindred/server/connection_registry.hpp>
 #include <kindred/server/event_bus.hpp>
+#include <kindred/server/insights_recorder.hpp>
 #include <kindred/server/matching_service.hpp>
 #include <kindred/store/client.hpp>
 
@@ -198,7 +199,10 @@ void matching_service::request_match(service_request r, answer_handler h) {
     e.payload = protocol::base64_encode(m.pubkey);
     auto enqueue = [this, id = r.id, session, had_intake, risk, triage_category, e = std::move(e),
                     h = std::move(h)]() mutable {
+        // Copied first: the arguments' evaluation order is unspecified.
+        auto tags = e.tags, languages = e.languages;
         matching_.enqueue(std::move(e), [this, id, session, had_intake, risk, triage_category,
+                                         tags = std::move(tags), languages = std::move(languages),
                                          h = std::move(h)](boost::system::error_code ec,
                                                            matching::queue_entry q) {
             if (ec) {
@@ -216,6 +220,7 @@ void matching_service::request_match(service_request r, answer_handler h) {
                 a.frames.push_back(queued_frame(q.position, q.estimated_wait_s));
             }
             h(std::move(a));
+            if (options_.insights) options_.insights->requested(session, tags, languages);
             // Triage at high or imminent raises an escalation (source triage) for the moderators.
             if (risk >= protocol::risk::high && options_.on_triage)
                 options_.on_triage(session,
@@ -239,6 +244,7 @@ void matching_service::cancel_match(service_request r, answer_handler h) {
                              intakes_.erase(session);
                              waiting_.erase(session);
                          }
+                         if (options_.insights) options_.insights->cancelled(session);
                          service_answer a;
                          a.frames.push_back(make_ok_frame(id));
                          h(std::move(a));
@@ -308,10 +314,14 @@ void matching_service::shift_start(service_request r, answer_handler h) {
         s.languages = std::move(m.languages);
         s.wont_take = std::move(m.wont_take);
         s.planned_end_ms = m.planned_end_at;
+        auto tags = s.tags, languages = s.languages; // before s moves (argument order)
         matching_.shift_start(
-            std::move(s), [this, id, session, peer_id,
-                           h = std::move(h)](boost::system::error_code sec, matching::peer_view v) {
+            std::move(s),
+            [this, id, session, peer_id, tags = std::move(tags), languages = std::move(languages),
+             h = std::move(h)](boost::system::error_code sec, matching::peer_view v) {
                 if (sec) return h(store_error(id, sec));
+                if (options_.insights)
+                    options_.insights->shift_started(peer_id, session, tags, languages);
                 remember_peer(peer_id, session);
                 service_answer a;
                 a.frames.push_back(make_ok_frame(id));
@@ -332,6 +342,7 @@ void matching_service::shift_change(service_request r, answer_handler h) {
     auto done = [this, id = r.id, session = r.session_id, peer_id, resume,
                  h = std::move(h)](boost::system::error_code ec, matching::peer_view v) {
         if (ec) return h(store_error(id, ec));
+        if (options_.insights) options_.insights->shift_changed(peer_id, v.state);
         remember_peer(peer_id, session);
         service_answer a;
         a.frames.push_back(make_ok_frame(id));
@@ -381,6 +392,7 @@ void matching_service::on_match(const matching::match_record& record) {
     // Escalations the seeker raised while queued now name the conversation (join, cooldown).
     if (options_.on_matched)
         options_.on_matched(record.session, record.conversation_id, record.peer_id);
+    if (options_.insights) options_.insights->matched(record);
     if (!options_.conversations) return announce(record);
     // The conversation exists before either side hears of it, so their first `send` finds
     // it. create is idempotent: one retry covers a dropped answer.

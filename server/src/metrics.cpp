@@ -137,6 +137,9 @@ std::string metrics::render() const {
     family(out, "kindred_staff_sockets_revoked_total", "counter",
            "Staff sockets closed 4003 because their token died, by reason.");
     labelled(out, "kindred_staff_sockets_revoked_total", "reason", staff_revoked_);
+    family(out, "kindred_insights_write_failures_total", "counter",
+           "Insights counter writes that failed (the user's action went on), by event kind.");
+    labelled(out, "kindred_insights_write_failures_total", "kind", insights_failed_);
 
     family(out, "kindred_redis_command_seconds", "histogram", "Redis command latency.");
     for (std::size_t i = 0; i < latency_histogram::bounds.size(); ++i) {

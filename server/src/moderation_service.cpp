@@ -9,6 +9,7 @@
 #include <kindred/relay/conversation_log.hpp>
 #include <kindred/relay/error.hpp>
 #include <kindred/server/event_bus.hpp>
+#include <kindred/server/insights_recorder.hpp>
 #include <kindred/server/matching_service.hpp>
 #include <kindred/server/moderation_service.hpp>
 #include <kindred/server/relay_service.hpp>
@@ -203,6 +204,7 @@ void moderation_service::create(const std::optional<std::string>& id, moderation
         json::object fields;
         fields["escalation_id"] = rec.id;
         h(ok_answer(id, fields));
+        if (options_.insights) options_.insights->escalated(rec.conversation_id, rec.level);
         fan_out(rec);
     });
 }
@@ -283,6 +285,8 @@ void moderation_service::acknowledge(service_request r, answer_handler h, bool r
                      res.second.id.substr(0, 6),
                      resolve ? " outcome=" + res.second.outcome : std::string());
         h(ok_answer(id));
+        if (resolve && options_.insights)
+            options_.insights->resolved(res.second.conversation_id, res.second.outcome);
         fan_out(res.second);
     };
     if (resolve) {
@@ -599,6 +603,7 @@ void moderation_service::on_triage(const std::string& session, protocol::level l
             }
             spdlog::info("event=escalation_created escalation={}… level={} source=triage",
                          rec.id.substr(0, 6), protocol::to_string(rec.level));
+            if (options_.insights) options_.insights->escalated(rec.conversation_id, rec.level);
             fan_out(rec);
         });
 }

@@ -518,6 +518,11 @@ async function onJoined(f) {
 function onEnded(f) {
   const c = state.conversation;
   if (!c || f.conversation_id !== c.id) return;
+  // Feedback may be given once for this (ended) conversation; the id stays in this tab only.
+  state.feedbackFor = c.id;
+  state.rated = null;
+  state.feeling = null;
+  state.feedbackSent = false;
   if (f.reason === 'peer_unavailable' || f.reason === 'transfer') {
     // The server re-queues us with the same key pair (E2E.md §1): wait for the next match.
     resetConversation();
@@ -537,12 +542,43 @@ function onEnded(f) {
 
 function showFeedback() {
   $('#ended-note').textContent = t(state.endedNote ?? 'chat.ended.done');
-  show($('#feedback-thanks'), !!state.rated);
+  show($('#feedback-thanks'), !!state.feedbackSent);
   for (const b of $$('button[data-rating]')) {
     b.setAttribute('aria-label', t('feedback.rating', { n: b.dataset.rating }));
     b.setAttribute('aria-pressed', String(state.rated === Number(b.dataset.rating)));
+    b.disabled = !!state.feedbackSent;
   }
+  for (const b of $$('button[data-feeling]')) {
+    b.setAttribute('aria-pressed', String(state.feeling === b.dataset.feeling));
+    b.disabled = !!state.feedbackSent;
+  }
+  $('#feedback-send').disabled = !!state.feedbackSent || !state.feedbackFor || (!state.rated && !state.feeling);
   showScreen('feedback');
+}
+
+// The optional post-chat feedback: one `feedback` message for the ended conversation, counted
+// by the server only in anonymous daily totals. Skipping it is always fine.
+async function sendFeedback() {
+  if (!state.feedbackFor || state.feedbackSent || (!state.rated && !state.feeling)) return;
+  const msg = { type: 'feedback', conversation_id: state.feedbackFor };
+  if (state.rated) msg.helped = state.rated;
+  if (state.feeling) msg.feeling = state.feeling;
+  $('#feedback-send').disabled = true;
+  show($('#feedback-error'), false);
+  try {
+    await conn.request(msg, { waitOnline: true });
+    state.feedbackSent = true;
+  } catch (err) {
+    // Already given (another tab) counts as done; anything else may be tried again.
+    if (err?.code === 'conflict') state.feedbackSent = true;
+    else {
+      $('#feedback-error').textContent = t('feedback.failed');
+      show($('#feedback-error'), true);
+    }
+  }
+  save();
+  showFeedback();
+  if (state.feedbackSent) focus($('#feedback-thanks'));
 }
 
 async function endChat() {
@@ -631,14 +667,24 @@ async function boot() {
   $('#report-form').addEventListener('submit', sendReport);
   for (const b of $$('button[data-rating]')) {
     b.addEventListener('click', () => {
-      // No server endpoint takes feedback yet: the rating stays on this device (see README).
       state.rated = Number(b.dataset.rating);
       save();
       showFeedback();
-      focus($('#feedback-thanks'));
     });
   }
-  $('#again').addEventListener('click', () => { state.endedNote = null; state.rated = null; save(); showScreen('topics'); });
+  for (const b of $$('button[data-feeling]')) {
+    b.addEventListener('click', () => {
+      state.feeling = b.dataset.feeling;
+      save();
+      showFeedback();
+    });
+  }
+  $('#feedback-send').addEventListener('click', sendFeedback);
+  $('#again').addEventListener('click', () => {
+    state.endedNote = null; state.rated = null; state.feeling = null;
+    state.feedbackFor = null; state.feedbackSent = false;
+    save(); showScreen('topics');
+  });
   document.addEventListener('visibilitychange', flushReceipts);
 
   updateIntakeCount();

@@ -156,12 +156,26 @@ async function onOnline() {
     return;
   }
   updateShiftButtons();
+  refreshSummary();
   if (!onlineOnce) {
     onlineOnce = true;
+    $('summary-refresh').addEventListener('click', refreshSummary);
     // A few fresh prekeys per page load; the answer tells how many the server holds, and
     // prekeys_low tops them up from then on.
     await uploadPrekeys(5);
   }
+}
+
+// The peer's own figures (today, this week): only ever its own, never anyone else's.
+async function refreshSummary() {
+  try {
+    const s = await ask(state.conn, { type: 'my_summary' });
+    const hours = (seconds) => formatDuration(seconds * 1000);
+    $('summary-text').textContent = t('peer.summary.text', {
+      chats: s.today.chats, hours: hours(s.today.seconds_on_shift),
+      week_chats: s.week.chats, week_hours: hours(s.week.seconds_on_shift),
+    });
+  } catch { /* optional: the rest of the console works without it */ }
 }
 
 async function uploadPrekeys(n) {
@@ -275,7 +289,7 @@ function updateShiftButtons() {
 async function onFrame(f) {
   const conv = f.conversation_id ? state.conversations.get(f.conversation_id) : null;
   switch (f.type) {
-    case 'shift': return onShift(f);
+    case 'shift': refreshSummary(); return onShift(f);
     case 'prekeys_low': return uploadPrekeys(PREKEY_BATCH);
     case 'matched': if (f.seeker) await onMatched(f); return;
     case 'message': return conv?.chat.receive(f);

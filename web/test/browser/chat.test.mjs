@@ -227,6 +227,10 @@ test('seeker and peer are matched by tag, talk, survive going offline and a relo
       await screenshot(seeker, 'seeker-feedback');
       await axeClean(seeker);
       await seeker.locator('#feedback button[data-rating="4"]').click();
+      await seeker.locator('#feedback button[data-feeling="better"]').click();
+      await seeker.locator('#feedback-send').click();
+      await seeker.locator('#feedback-thanks').waitFor({ state: 'visible' });
+      assert.ok(await seeker.locator('#feedback-send').isDisabled(), 'feedback is sent once');
     });
 
     await step('no page threw, broke its CSP, or logged a message', async () => {

@@ -23,6 +23,7 @@ const pages = [
   { path: '/', name: 'seeker-home', ready: '#start', device: PHONE },
   { path: '/staff', name: 'staff-login', ready: '#login-form', device: DESKTOP },
   { path: '/moderation', name: 'moderation-login', ready: '#login-form', device: DESKTOP },
+  { path: '/admin', name: 'admin-login', ready: '#login-form', device: DESKTOP },
   { path: '/neutral.html', name: 'neutral', ready: 'body', device: PHONE },
 ];
 
@@ -75,7 +76,7 @@ test('the home page says what Kindred is not, and crisis help and quick exit are
 });
 
 test('the server sends a strict Content-Security-Policy with the pages', async () => {
-  for (const p of ['/', '/staff', '/moderation']) {
+  for (const p of ['/', '/staff', '/moderation', '/admin']) {
     const res = await fetch(stack.baseURL + p);
     const csp = res.headers.get('content-security-policy') || '';
     assert.match(csp, /default-src 'self'/, `${p}: no strict CSP (got ${JSON.stringify(csp)})`);

@@ -49,6 +49,7 @@ boost::json::object ok_fields(const moderator_keys_ok& result);
 boost::json::object ok_fields(const join_ok& result);
 boost::json::object ok_fields(const escalate_ok& result); // also report_ok
 boost::json::object ok_fields(const consult_ok& result);
+boost::json::object ok_fields(const my_summary_ok& result);
 
 // ---------------------------------------------------------------------------------------------
 // Client side (the C++ client, bench and tests): client → server encoding, server → client
@@ -80,7 +81,7 @@ struct error_frame {
 std::optional<error_frame> decode_error_frame(const server_frame& frame);
 
 // Typed reading of an ok frame's body; T is one of hello_ok, send_ok, sync_ok,
-// moderator_keys_ok, join_ok, escalate_ok (= report_ok), consult_ok.
+// moderator_keys_ok, join_ok, escalate_ok (= report_ok), consult_ok, my_summary_ok.
 template <class T>
 std::variant<T, decode_failure> decode_ok(const boost::json::object& body);
 

@@ -71,6 +71,7 @@ enum class shift_status : std::uint8_t { on, paused, ending, off };
 enum class ended_by : std::uint8_t { seeker, peer, moderator, system };
 enum class escalation_source : std::uint8_t { seeker, peer, triage, report };
 enum class escalation_status : std::uint8_t { open, acknowledged, resolved };
+enum class feeling : std::uint8_t { worse, same, better };
 
 template <class E>
 struct enum_traits;
@@ -121,6 +122,11 @@ struct enum_traits<escalation_source> {
 template <>
 struct enum_traits<escalation_status> {
     static constexpr std::array<std::string_view, 3> names{"open", "acknowledged", "resolved"};
+};
+
+template <>
+struct enum_traits<feeling> {
+    static constexpr std::array<std::string_view, 3> names{"worse", "same", "better"};
 };
 
 template <class E>
@@ -390,11 +396,28 @@ struct consult_reply {
     bool operator==(const consult_reply&) const = default;
 };
 
+// (issue #10 extension) The seeker's optional post-chat feedback on its own ended
+// conversation, once: helped 1..5 and/or feeling; at least one of the two. Counted only in
+// daily aggregates, never stored with the conversation.
+struct feedback {
+    static constexpr std::string_view wire_type = "feedback";
+    std::string conversation_id;
+    std::optional<std::int64_t> helped; // 1..5
+    std::optional<kindred::protocol::feeling> feeling;
+    bool operator==(const feedback&) const = default;
+};
+
+// (issue #10 extension) A peer asks for its own shift summary (today and this week).
+struct my_summary {
+    static constexpr std::string_view wire_type = "my_summary";
+    bool operator==(const my_summary&) const = default;
+};
+
 using client_message =
     std::variant<hello, ping, request_match, cancel_match, prekeys, register_identity, shift_start,
                  shift_pause, shift_resume, shift_end, send, receipt, typing, sync, end, transfer,
                  escalate, moderator_keys, report, block, watch, acknowledge, resolve, join, ban,
-                 unwatch, consult, consult_reply>;
+                 unwatch, consult, consult_reply, feedback, my_summary>;
 
 // The wire "type" of the message held.
 std::string_view type_name(const client_message& message);
@@ -456,6 +479,18 @@ using report_ok = escalate_ok;
 struct consult_ok {
     std::string consult_id;
     bool operator==(const consult_ok&) const = default;
+};
+
+// my_summary's answer: the peer's own figures, today and this week (Monday to today, UTC).
+struct summary_period {
+    std::int64_t chats = 0;
+    std::int64_t seconds_on_shift = 0;
+    bool operator==(const summary_period&) const = default;
+};
+struct my_summary_ok {
+    summary_period today;
+    summary_period week;
+    bool operator==(const my_summary_ok&) const = default;
 };
 
 // ---------------------------------------------------------------------------------------------

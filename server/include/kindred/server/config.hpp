@@ -82,6 +82,10 @@ struct config {
     std::string listen_host = "127.0.0.1";
     std::uint16_t listen_port = 8080;
     std::uint32_t threads = 0; // 0 = one per core (resolved by main)
+    // Programme insights (insights/README.md): counter retention, and the smallest figure
+    // published (0 < n < min → suppressed).
+    std::uint32_t insights_retention_days = 400;
+    std::uint32_t insights_min_cell = 5;
     std::string redis = "tcp://127.0.0.1:6379";
     std::string instance_id; // empty = random at start-up (resolved by main)
     bool dev_mode = false;

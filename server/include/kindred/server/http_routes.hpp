@@ -53,10 +53,18 @@ struct auth_action {
     std::string token;   // logout: the bearer token; never log it
 };
 
+// GET /v1/insights[.csv] (admins): the report query, checked; the bearer token to check.
+struct insights_action {
+    std::string token; // never log it
+    std::string query; // the raw request target, parsed again by the handler's owner
+    bool csv = false;
+};
+
 struct route_result {
     bool websocket = false; // true: accept the upgrade (after the Origin check)
     http_response_spec response;
     std::optional<auth_action> auth; // set: auth_service answers instead of `response`
+    std::optional<insights_action> insights; // set: the insights handler answers instead
 };
 
 // What route() reads of a request.

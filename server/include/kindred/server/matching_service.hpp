@@ -42,6 +42,7 @@ namespace kindred::server {
 
 class connection_registry;
 class event_bus;
+class insights_recorder;
 
 struct matching_service_options {
     std::vector<std::string> catalog_tags;
@@ -63,6 +64,8 @@ struct matching_service_options {
     std::function<void(const std::string& session, const std::string& conversation,
                        const std::string& peer)>
         on_matched;
+    // Programme insights: requests, cancels, matches, shift time. Optional; outlives the service.
+    insights_recorder* insights = nullptr;
     // before a seeker queues (device blocks); must call `then` exactly once.
     std::function<void(const std::string& session, const std::string& device_id,
                        std::function<void()> then)>

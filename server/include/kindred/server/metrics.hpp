@@ -64,6 +64,10 @@ public:
     void login_attempt(std::string_view outcome) { logins_.add(outcome); }
     // reason: logout, disabled, deleted, password_changed, expired, recheck.
     void staff_socket_revoked(std::string_view reason) { staff_revoked_.add(reason); }
+    // An insights write that failed (never fails the user's action); kind: a closed set
+    // (request, match, cancel, end, escalation, outcome, shift, feedback, peer).
+    void insights_write_failed(std::string_view kind) { insights_failed_.add(kind); }
+    const labelled_counter& insights_failures() const { return insights_failed_; }
 
     const labelled_counter& frames_in() const { return frames_in_; }
     const labelled_counter& frames_out() const { return frames_out_; }
@@ -83,6 +87,7 @@ private:
     labelled_counter ws_closes_;
     labelled_counter logins_;
     labelled_counter staff_revoked_;
+    labelled_counter insights_failed_;
     latency_histogram redis_latency_;
 };
 

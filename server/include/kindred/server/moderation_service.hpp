@@ -44,6 +44,8 @@ class client;
 
 namespace kindred::server {
 
+class insights_recorder;
+
 class event_bus;
 class relay_service;
 
@@ -53,6 +55,8 @@ struct moderation_service_options {
     std::chrono::milliseconds peer_cooldown{std::chrono::minutes(10)};
     // Unix ms. Default: the system clock.
     std::function<std::int64_t()> clock;
+    // Programme insights: escalations raised (by level) and resolved (by outcome). Optional.
+    insights_recorder* insights = nullptr;
 };
 
 class moderation_service final : public service_router {

@@ -37,6 +37,9 @@ struct server_context {
     accounts::account_store* accounts = nullptr;
     // Matching and relay (issue #4). Null: those messages answer `unavailable`.
     service_router* services = nullptr;
+    // GET /v1/insights[.csv] (issue #10): answers once, on any thread. Null: 503.
+    std::function<void(insights_action, std::function<void(http_response_spec)>)> insights =
+        nullptr;
     // The conversations of a party (role, id) for the hello answer; handler on any thread.
     // Null: hello answers an empty list.
     std::function<void(protocol::role, std::string,
