@@ -156,7 +156,7 @@ void server_process::start() {
         "--config",
         config_path_.string(),
         "--listen",
-        "127.0.0.1:0",
+        options_.listen,
         "--port-file",
         port_file_.string(),
         "--web-root",
@@ -166,11 +166,11 @@ void server_process::start() {
     };
     if (!options_.redis.empty()) argv.insert(argv.end(), {"--redis", options_.redis});
     // The server refuses to start without its lexicon; the test server runs in a temp folder,
-    // so give it the shipped file (this source is <repo>/tests/support/src/server_process.cpp)
-    // unless the test names one itself.
+    // so give it the shipped file unless the test names one itself. The repository's path
+    // comes from CMake: __FILE__ is relative when ccache's base_dir rewrites the command line,
+    // and would then only resolve from the build folder's top.
     if (std::find(options_.args.begin(), options_.args.end(), "--lexicon") == options_.args.end()) {
-        const auto repo =
-            fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
+        const fs::path repo = KINDRED_SOURCE_DIR;
         argv.insert(argv.end(),
                     {"--lexicon", (repo / "moderation" / "lexicon" / "lexicon.json").string()});
     }
