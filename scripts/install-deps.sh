@@ -10,6 +10,8 @@ packages=(
   libhiredis-dev libspdlog-dev libfmt-dev libsodium-dev libssl-dev
   libgtest-dev libgmock-dev
   redis-server curl
+  # The network-impairment reliability test shapes a link between network namespaces with nft.
+  nftables
   # The browser tests (web/test/browser) drive Debian's Chromium headless via playwright-core.
   chromium
   # The local TLS cluster (make cluster, deploy/local/) and its test: nginx in front, a

@@ -3,6 +3,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <future>
@@ -183,6 +184,10 @@ void party::on_message(const ev::message& m) {
     }
     const auto now = steady_ns();
     if (got.size() <= k) got.resize(k + 1, 0);
+    // The partner numbers its messages 0, 1, 2, ... in send order: a first copy below the
+    // highest number seen so far arrived out of order (a second copy is counted by got).
+    if (got[k] == 0 && static_cast<std::int64_t>(k) < last_got) ++out_of_order;
+    last_got = std::max(last_got, static_cast<std::int64_t>(k));
     if (got[k] < 255) ++got[k];
     ++h_.count.received;
     if (ts >= h_.window_from_ns.load(std::memory_order_relaxed) &&

@@ -101,6 +101,8 @@ public:
     std::int64_t most_shift_active = 0;     // the largest `active` a shift event reported
     std::uint64_t sent = 0, acked = 0;
     std::vector<std::uint8_t> got;        // got[k]: copies of the partner's message k
+    std::int64_t last_got = -1;           // the highest k received so far
+    std::uint64_t out_of_order = 0;       // first copies of a k below last_got
     std::uint64_t malformed = 0;          // received texts that are not benchmark messages
     std::vector<std::int64_t> latency_ns; // delivery latencies of messages in the window
     std::int64_t request_ns = 0;          // match: when request_match was called

@@ -140,13 +140,20 @@ void setup_pairs(const bench_options& o, harness& h, std::size_t pairs) {
 }
 
 boost::json::object check_exactly_once(harness& h) {
-    std::uint64_t sent = 0, unacked = 0, lost = 0, duplicated = 0, unexpected = 0, malformed = 0;
+    std::uint64_t sent = 0, unacked = 0, lost = 0, duplicated = 0, unexpected = 0, malformed = 0,
+                  out_of_order = 0;
     for (auto& up : h.parties) {
         party& p = *up;
         malformed += p.malformed;
         if (!p.partner) continue;
         const party& q = *p.partner;
         sent += p.sent;
+        if (q.out_of_order > 0) {
+            out_of_order += q.out_of_order;
+            h.problem("party " + std::to_string(q.index) + " received " +
+                      std::to_string(q.out_of_order) + " messages of party " +
+                      std::to_string(p.index) + " out of order");
+        }
         if (p.acked < p.sent) {
             unacked += p.sent - p.acked;
             h.problem("party " + std::to_string(p.index) + ": " + std::to_string(p.sent - p.acked) +
@@ -172,8 +179,9 @@ boost::json::object check_exactly_once(harness& h) {
         }
     }
     if (malformed > 0) h.problem(std::to_string(malformed) + " received texts were malformed");
-    return {{"messages_sent", sent},    {"unacknowledged", unacked}, {"lost", lost},
-            {"duplicated", duplicated}, {"unexpected", unexpected},  {"malformed", malformed}};
+    return {{"messages_sent", sent},       {"unacknowledged", unacked}, {"lost", lost},
+            {"duplicated", duplicated},    {"unexpected", unexpected},  {"malformed", malformed},
+            {"out_of_order", out_of_order}};
 }
 
 } // namespace kindred::bench

@@ -171,6 +171,10 @@ connect_result ws_client::connect(const ws_options& options) {
         out.ec = ec;
         return out;
     }
+    // Chat frames are small and interactive: without this, Nagle holds each frame written
+    // while an earlier one is unacknowledged for a whole round trip (seconds on a slow link).
+    error_code nodelay_ec;
+    tcp_layer.socket().set_option(tcp::no_delay(true), nodelay_ec);
 
     s.ws.read_message_max(options.read_message_max);
     s.ws.auto_fragment(false); // one frame per message, so frame limits are tested as sent

@@ -552,14 +552,22 @@ protected:
         return c;
     }
 
-    // A new seeker on `on_port`, matched with `peer` (which must be the only peer with a free
-    // slot); both get the conversation with their crypto. `label` names the pair.
-    chat_client match_seeker(chat_client& peer, unsigned short on_port, const std::string& label) {
+    // A new seeker on `on_port` (of `host`), matched with `peer` (which must be the only peer
+    // with a free slot); both get the conversation with their crypto. `label` names the pair.
+    chat_client match_seeker(chat_client& peer, unsigned short on_port, const std::string& label,
+                             const std::string& host = "127.0.0.1") {
         chat_client s;
         s.name = label + ".seeker";
         s.role = kp::role::seeker;
         s.port = on_port;
-        s.ws = ws_client::open(on_port);
+        ws_options wo;
+        wo.host = host;
+        wo.port = on_port;
+        if (auto c = s.ws.connect(wo); !c.ok()) {
+            ADD_FAILURE() << "seeker connect to " << host << ":" << on_port << ": "
+                          << c.ec.message();
+            return s;
+        }
         auto h = hello(s.ws);
         s.resume_token = h.resume_token;
         auto keys = e2e::generate_kx_key_pair();

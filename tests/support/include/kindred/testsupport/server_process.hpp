@@ -19,7 +19,10 @@ namespace kindred::testsupport {
 struct server_options {
     std::string redis;             // --redis, e.g. redis_process::unix_address() (required)
     std::vector<std::string> args; // more command-line arguments, e.g. {"--heartbeat-s", "1"}
-    std::vector<std::string> env;  // more "NAME=value" environment entries
+    // --listen. Readiness is checked on 127.0.0.1, so another address must include it
+    // (e.g. "0.0.0.0:0" for a server that clients in another network namespace reach).
+    std::string listen = "127.0.0.1:0";
+    std::vector<std::string> env;                  // more "NAME=value" environment entries
     std::optional<std::string> config_json;        // nullopt: default_test_config()
     std::optional<std::filesystem::path> web_root; // nullopt: <tmp>/web with an index.html
     std::string instance_id;                       // empty: a unique "test-<pid>-<n>"
