@@ -70,12 +70,9 @@ idle | relay | match | storm) ;;
 *) echo "run.sh: SCENARIO must be idle, relay, match or storm (see --help)" >&2; exit 2 ;;
 esac
 
-if [[ -z $bin ]]; then
-    for d in build/release/bin build/h/bin build/dev/bin; do
-        if [[ -x $root/$d/kindred-server && -x $root/$d/kindred-bench ]]; then bin=$root/$d; break; fi
-    done
-fi
-if [[ -z $bin || ! -x $bin/kindred-server || ! -x $bin/kindred-bench ]]; then
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+if ! bin=$(bench_find_bin "$bin"); then
     echo "run.sh: no folder with kindred-server and kindred-bench; build them or pass --bin" >&2
     exit 2
 fi
@@ -84,49 +81,21 @@ command -v redis-server >/dev/null || { echo "run.sh: redis-server is not instal
 # Every connection is a file descriptor, on both sides.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cores=$(nproc)
-server_cpus="" redis_cpus="" bench_cpus=""
-if [[ $pin == yes && $cores -ge 2 ]] && command -v taskset >/dev/null; then
-    server_cpus=0
-    if [[ $cores -ge 3 ]]; then
-        redis_cpus=1
-        bench_cpus=2-$((cores - 1))
-    else
-        bench_cpus=1
-    fi
-fi
-count_cpus() { # "2-5" → 4, "1" → 1
-    local a=${1%-*} b=${1#*-}
-    echo $((b - a + 1))
-}
+bench_plan_pinning "$pin"
 if [[ -z $server_threads ]]; then
     if [[ -n $server_cpus ]]; then server_threads=$(count_cpus "$server_cpus"); else server_threads=0; fi
 fi
 if [[ -z $bench_threads ]]; then
     if [[ -n $bench_cpus ]]; then bench_threads=$(count_cpus "$bench_cpus"); else bench_threads=1; fi
 fi
-# The command prefix that pins to CPUS (empty when not pinning). A prefix, not a function: a
-# function run with & is a subshell, and $! would be the subshell's pid, not the program's
-# (taskset execs the program, so with the prefix $! is the program's own pid).
-pin_prefix() {
-    if [[ -n $1 ]]; then echo "taskset -c $1"; fi
-}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kindred-bench.XXXXXX")
 redis_pid="" server_pid="" bench_pid=""
 cleanup() {
     local rc=$?
     if [[ -n $bench_pid ]]; then kill -TERM "$bench_pid" 2>/dev/null || true; fi
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-    if [[ -n $redis_pid ]] && kill -0 "$redis_pid" 2>/dev/null; then
-        kill -TERM "$redis_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$redis_pid" 2>/dev/null || true
-    fi
+    bench_stop_pid "$server_pid"
+    bench_stop_pid "$redis_pid"
     wait 2>/dev/null || true
     if [[ $keep == yes ]]; then
         echo "run.sh: kept $tmp (server.log, redis.log)" >&2
@@ -138,66 +107,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ---- Redis ---------------------------------------------------------------------------------
-redis_args=(--dir "$tmp" --save "" --logfile "$tmp/redis.log" --daemonize no)
-if [[ -n $redis_port ]]; then
-    redis_args+=(--port "$redis_port" --bind 127.0.0.1)
-    redis_addr="tcp://127.0.0.1:$redis_port"
-else
-    redis_args+=(--port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700)
-    redis_addr="unix:$tmp/redis.sock"
-fi
-if [[ $aof == yes ]]; then
-    redis_args+=(--appendonly yes --appendfsync always)
-else
-    redis_args+=(--appendonly no)
-fi
-$(pin_prefix "$redis_cpus") redis-server "${redis_args[@]}" &
-redis_pid=$!
-redis_up() {
-    if [[ -n $redis_port ]]; then redis-cli -p "$redis_port" ping >/dev/null 2>&1
-    else redis-cli -s "$tmp/redis.sock" ping >/dev/null 2>&1; fi
-}
-for _ in $(seq 100); do redis_up && break; sleep 0.05; done
-if ! redis_up; then
-    echo "run.sh: redis-server did not start:" >&2
-    tail -20 "$tmp/redis.log" >&2 || true
+if ! bench_start_redis "$aof" "$redis_port"; then
+    echo "run.sh: redis-server did not start" >&2
     exit 4
 fi
-
-# ---- kindred-server ------------------------------------------------------------------------
-cat >"$tmp/kindred.json" <<'JSON'
-{
-  // Written by bench/run.sh: the catalog kindred-bench uses (--tag grief, --language en).
-  "languages": [{"id": "en", "label": "English"}],
-  "tags": [{"id": "grief", "labels": {"en": "Grief and loss"}}]
-}
-JSON
-# From the project folder: the server reads moderation/lexicon/lexicon.json from there.
-cd "$root"
-$(pin_prefix "$server_cpus") "$bin/kindred-server" --config "$tmp/kindred.json" --redis "$redis_addr" \
-    --listen 127.0.0.1:0 --port-file "$tmp/port" --instance-id "bench-$$" \
-    --threads "$server_threads" --log-level warn --web-root "$tmp/web" --shutdown-grace-s 1 \
-    --messages-per-second 100000 --message-burst 1000000 \
-    --send-per-minute 1000000 --send-burst 100000 \
-    --request-match-per-minute 1000000 --request-match-burst 100000 \
-    --max-rate-limited 100000 \
-    >"$tmp/server.log" 2>&1 &
-server_pid=$!
-port=""
-for _ in $(seq 200); do
-    if [[ -s $tmp/port ]]; then port=$(<"$tmp/port"); fi
-    if [[ -n $port ]] && curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-done
-if [[ -z $port ]] || ! curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
-    echo "run.sh: kindred-server did not become ready:" >&2
-    tail -20 "$tmp/server.log" >&2 || true
+if ! bench_start_kindred "$server_threads"; then
+    echo "run.sh: kindred-server did not start" >&2
     exit 4
 fi
 
 # ---- kindred-bench -------------------------------------------------------------------------
+cd "$root"
 mkdir -p "$out_dir"
 [[ -n $json ]] || json="$out_dir/$scenario-$(date -u +%Y%m%d-%H%M%S).json"
 echo "run.sh: $scenario — server pid $server_pid (cpus ${server_cpus:-any}, threads" \

@@ -44,6 +44,9 @@ const char* const scenarios_help = R"(Scenarios:
          checks no double assignment and no peer above capacity.
   storm  --clients N (N/2 pairs): all sockets dropped at once, all resume and sync. Time
          until all resumed; checks every acknowledged message arrived exactly once.
+  echo   --pairs M against kindred-bench-echo (no Redis, no protocol): the networking
+         ceiling. Same pacing (--rate, --window), frames as long as a Kindred `send` of
+         --size plaintext bytes, the same figures and exactly-once check as relay.
 relay, match and storm create peer accounts in Redis (--redis, the server's Redis) with a
 test-only password hash cost; the server's catalog must hold --tag and --language, and its
 rate limits must be raised (bench/run.sh does both).
@@ -117,7 +120,7 @@ int main(int argc, char** argv) {
     // clang-format off
     desc.add_options()
         ("help,h", "this help")
-        ("scenario", po::value(&o.scenario), "idle | relay | match | storm")
+        ("scenario", po::value(&o.scenario), "idle | relay | match | storm | echo")
         ("url", po::value(&o.url)->default_value("ws://127.0.0.1:8080/v1/ws"),
          "the server's WebSocket URL (ws:// only)")
         ("redis", po::value(&o.redis), "the server's Redis (unix:/path or tcp://host:port), "
@@ -175,8 +178,8 @@ int main(int argc, char** argv) {
         return passed;
     }
     if (o.scenario != "idle" && o.scenario != "relay" && o.scenario != "match" &&
-        o.scenario != "storm") {
-        std::cerr << "kindred-bench: --scenario must be idle, relay, match or storm\n";
+        o.scenario != "storm" && o.scenario != "echo") {
+        std::cerr << "kindred-bench: --scenario must be idle, relay, match, storm or echo\n";
         return usage;
     }
     if (vm.count("server-pid")) o.server_pid = static_cast<pid_t>(vm["server-pid"].as<long>());
@@ -234,6 +237,8 @@ int main(int argc, char** argv) {
             result = run_relay(o, h);
         else if (o.scenario == "match")
             result = run_match(o, h);
+        else if (o.scenario == "echo")
+            result = run_echo(o, h);
         else
             result = run_storm(o, h);
     } catch (const std::exception& e) {

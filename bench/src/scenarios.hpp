@@ -1,5 +1,6 @@
-// scenarios.hpp — the four benchmark scenarios (idle, relay, match, storm) and what they share:
-// the run's options, pairs of matched parties, CPU marks and the exactly-once check.
+// scenarios.hpp — the benchmark scenarios (idle, relay, match, storm; echo, the networking
+// ceiling) and what they share: the run's options, pairs of matched parties, CPU marks and
+// the exactly-once check.
 // Threading: every function here runs on the main thread and drives parties through the
 // harness (post, for_each_party, counters); party fields are read only after harness::stop().
 #pragma once
@@ -50,6 +51,8 @@ scenario_result run_idle(const bench_options& o, harness& h);
 scenario_result run_relay(const bench_options& o, harness& h);
 scenario_result run_match(const bench_options& o, harness& h);
 scenario_result run_storm(const bench_options& o, harness& h);
+// The networking ceiling: raw ws_link pairs against kindred-bench-echo (scenario_echo.cpp).
+scenario_result run_echo(const bench_options& o, harness& h);
 
 // ---- shared by the scenarios (scenario_common.cpp) -----------------------------------------
 
