@@ -31,7 +31,10 @@ for _, s in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 end
 local peers = {}
 local peer_ids = {}
-if full then
+-- With nobody waiting there is nothing to plan: the peers (four reads each, most of a pass's
+-- Redis time with a thousand on shift) are left unread, and lapsed ones are pruned by the
+-- next pass that has a request.
+if full and #requests > 0 then
   peer_ids = redis.call('SMEMBERS', KEYS[2])
 end
 for _, p in ipairs(peer_ids) do

@@ -3,6 +3,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
+
 namespace kindred::server {
 
 namespace json = boost::json;
@@ -27,6 +29,18 @@ delivery_tracker::message_ref(std::string_view event) {
     return std::pair{std::string(conversation->value().get_string()), offset->value().get_int64()};
 }
 
+namespace {
+constexpr std::size_t max_own_ahead = 256;
+} // namespace
+
+void delivery_tracker::absorb_own(state& s) {
+    std::size_t i = 0;
+    for (; i < s.own_ahead.size() && s.own_ahead[i] <= s.last + 1; ++i) {
+        if (s.own_ahead[i] == s.last + 1) s.last = s.own_ahead[i];
+    }
+    s.own_ahead.erase(s.own_ahead.begin(), s.own_ahead.begin() + static_cast<std::ptrdiff_t>(i));
+}
+
 void delivery_tracker::on_live(const std::string& session, const std::string& conversation,
                                std::int64_t offset, std::string event) {
     key k{session, conversation};
@@ -46,11 +60,14 @@ void delivery_tracker::on_live(const std::string& session, const std::string& co
             s.again = true; // the running read may end before this offset
             return;
         }
+        absorb_own(s);
         if (offset == s.last + 1) {
             s.last = offset;
+            absorb_own(s);
             deps_.push(session, std::move(event));
             return;
         }
+        if (offset <= s.last) return; // one of its own
         s.reading = true;
         after = s.last;
     }
@@ -66,14 +83,26 @@ void delivery_tracker::on_own(const std::string& session, const std::string& con
     // gap cannot hide a message still to come.
     if (it == states_.end()) return;
     auto& s = it->second;
-    if (offset == s.last + 1 && !s.reading) s.last = offset;
+    if (offset <= s.last) return;
+    if (offset == s.last + 1 && !s.reading) {
+        s.last = offset;
+        absorb_own(s);
+        return;
+    }
+    // Ahead of a message still to come (or of a running read): skipped once `last` reaches it.
+    auto at = std::lower_bound(s.own_ahead.begin(), s.own_ahead.end(), offset);
+    if ((at == s.own_ahead.end() || *at != offset) && s.own_ahead.size() < max_own_ahead)
+        s.own_ahead.insert(at, offset);
 }
 
 void delivery_tracker::on_synced(const std::string& session, const std::string& conversation,
                                  std::int64_t offset) {
     std::lock_guard lock(mutex_);
     auto& s = states_[key{session, conversation}];
-    if (!s.reading && offset > s.last) s.last = offset;
+    if (!s.reading && offset > s.last) {
+        s.last = offset;
+        absorb_own(s);
+    }
 }
 
 void delivery_tracker::recover_all() {
@@ -126,6 +155,7 @@ void delivery_tracker::on_read(const key& k, bool ok, std::vector<tracked_messag
             s.last = m.offset;
             if (!m.event.empty()) deps_.push(k.first, std::move(m.event));
         }
+        absorb_own(s);
         // Redis trouble: the next live message or resubscribe tries again.
         if (!ok || !s.again) {
             s.reading = false;

@@ -74,6 +74,34 @@ void event_bus::notify(std::string session, std::string kind, json::object body,
     route(std::move(session), std::move(o), std::move(done));
 }
 
+void event_bus::deliver_live(std::string session, std::string conversation, std::int64_t offset,
+                             std::string text, reached_handler done) {
+    if (!done) done = [](bool) {};
+    if (session.empty()) {
+        done(false);
+        return;
+    }
+    // Fast path, as dispatch_local would do it but without building the bus message and
+    // parsing the event again to learn its conversation and offset (callgrind: about a tenth
+    // of a relayed message's server instructions went there).
+    if (tracker_) {
+        if (!connections_.find_session(session).empty()) {
+            tracker_->on_live(session, conversation, offset, std::move(text));
+            done(true);
+            return;
+        }
+    } else if (push_local(session, text, "message")) {
+        done(true);
+        return;
+    }
+    json::object o;
+    o["type"] = "deliver";
+    o["session"] = session;
+    o["event_type"] = "message";
+    o["event"] = std::move(text);
+    route_remote(std::move(session), std::move(o), std::move(done));
+}
+
 bool event_bus::push_local(const std::string& session, std::string text, std::string_view type) {
     auto holders = connections_.find_session(session);
     for (auto& h : holders)
@@ -121,6 +149,10 @@ void event_bus::route(std::string session, json::object message, reached_handler
         done(true);
         return;
     }
+    route_remote(std::move(session), std::move(message), std::move(done));
+}
+
+void event_bus::route_remote(std::string session, json::object message, reached_handler done) {
     redis_.command(
         {"HMGET", session_store::session_key(session), "instance", "conn"},
         [this, session, message = std::move(message),

@@ -109,6 +109,23 @@ void relay_service::deliver_to(const relay::member& m, std::string type, std::st
     });
 }
 
+void relay_service::deliver_message_to(const relay::member& m, std::string conversation,
+                                       std::int64_t offset, std::string text) {
+    if (m.role == protocol::role::seeker) {
+        bus_.deliver_live(m.id, std::move(conversation), offset, std::move(text));
+        return;
+    }
+    const auto pointer = m.role == protocol::role::peer
+                             ? matching_service::peer_session_key(m.id)
+                             : moderation_service::moderator_session_key(m.id);
+    redis_.command({"GET", pointer}, [this, conversation = std::move(conversation), offset,
+                                      text = std::move(text)](boost::system::error_code ec,
+                                                              store::reply reply) mutable {
+        if (ec || !reply.is_string()) return; // offline: sync recovers
+        bus_.deliver_live(reply.str(), std::move(conversation), offset, std::move(text));
+    });
+}
+
 void relay_service::connection_closed(const std::string& session_id) {
     if (options_.tracker) options_.tracker->forget(session_id);
 }
@@ -170,22 +187,23 @@ void relay_service::send(service_request r, answer_handler h) {
     a.copies = std::move(m.copies);
     a.sent_at = now_ms();
     auto stored = a; // for the live events, without reading the entry back
-    log_.append(
-        std::move(a), [this, id = r.id, session = r.session_id, stored = std::move(stored),
-                       h = std::move(h)](boost::system::error_code ec, relay::append_result res) {
-            if (ec) return h(relay_error(id, ec));
-            service_answer answer;
-            answer.frames.push_back(
-                make_ok_frame(id, protocol::ok_fields(protocol::send_ok{res.offset})));
-            h(std::move(answer));
-            if (options_.tracker && !res.duplicate)
-                options_.tracker->on_own(session, stored.conversation_id, res.offset);
-            if (res.duplicate) return; // stored and delivered before
-            const auto e = relay::entry_of(stored, res.offset);
-            for (const auto& to : res.recipients)
-                if (auto ev = relay::to_event(stored.conversation_id, e, to.role))
-                    deliver_to(to, "message", protocol::encode_event(protocol::server_event{*ev}));
-        });
+    log_.append(std::move(a),
+                [this, id = r.id, session = r.session_id, stored = std::move(stored),
+                 h = std::move(h)](boost::system::error_code ec, relay::append_result res) {
+                    if (ec) return h(relay_error(id, ec));
+                    service_answer answer;
+                    answer.frames.push_back(
+                        make_ok_frame(id, protocol::ok_fields(protocol::send_ok{res.offset})));
+                    h(std::move(answer));
+                    if (options_.tracker && !res.duplicate)
+                        options_.tracker->on_own(session, stored.conversation_id, res.offset);
+                    if (res.duplicate) return; // stored and delivered before
+                    const auto e = relay::entry_of(stored, res.offset);
+                    for (const auto& to : res.recipients)
+                        if (auto ev = relay::to_event(stored.conversation_id, e, to.role))
+                            deliver_message_to(to, stored.conversation_id, res.offset,
+                                               protocol::encode_event(protocol::server_event{*ev}));
+                });
 }
 
 void relay_service::forward(service_request r, answer_handler h) {

@@ -14,7 +14,6 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -22,11 +21,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace kindred::server::detail {
 
@@ -36,10 +35,6 @@ namespace websocket = beast::websocket;
 namespace net = boost::asio;
 
 namespace {
-
-// A read buffer that grew for one large frame is given back afterwards: most frames are small
-// and idle connections should cost little memory.
-constexpr std::size_t keep_buffer_bytes = 16 * 1024;
 
 const char* failure_reason(session_result::status s) {
     switch (s) {
@@ -57,6 +52,38 @@ const char* failure_reason(session_result::status s) {
         return "unavailable";
     }
 }
+
+// A first-in first-out queue that allocates nothing while empty. std::deque allocates a map
+// and a 512-byte node as soon as it is constructed: two of them were about 1.2 KB of every
+// idle connection's memory (issue #7's budget is 8 KB per idle WebSocket).
+template <class T>
+class fifo {
+public:
+    bool empty() const noexcept { return head_ == items_.size(); }
+    T& front() { return items_[head_]; }
+    void push_back(T&& v) { items_.push_back(std::move(v)); }
+    void pop_front() {
+        items_[head_] = T{}; // release what it held now
+        if (++head_ == items_.size()) {
+            clear();
+        } else if (head_ >= 32 && head_ * 2 >= items_.size()) {
+            items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+            head_ = 0;
+        }
+    }
+    void clear() noexcept {
+        items_.clear();
+        head_ = 0;
+        // A long queue's storage is given back: an idle connection keeps none.
+        if (items_.capacity() > 8) std::vector<T>().swap(items_);
+    }
+    auto begin() { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+    auto end() { return items_.end(); }
+
+private:
+    std::vector<T> items_;
+    std::size_t head_ = 0;
+};
 
 // Only a prefix of the session id goes to logs: enough to follow one session, not a handle.
 std::string short_id(const std::string& id) {
@@ -197,11 +224,16 @@ private:
                 start_close(close_codes::unsupported_data, "text frames only");
                 return;
             }
-            std::string text = beast::buffers_to_string(buffer_.data());
+            // flat_buffer is contiguous: decoded in place, without a copy of the frame.
+            const auto data = buffer_.data();
+            auto out =
+                logic_.on_text(std::string_view(static_cast<const char*>(data.data()), data.size()),
+                               std::chrono::steady_clock::now());
             buffer_.consume(buffer_.size());
-            if (buffer_.capacity() > keep_buffer_bytes) buffer_.shrink_to_fit();
+            // Given back after every frame: an idle connection keeps no read buffer (the next
+            // frame's allocation costs less than the copy this replaced).
+            buffer_.shrink_to_fit();
 
-            auto out = logic_.on_text(text, std::chrono::steady_clock::now());
             ctx_.stats.frame_in(out.in_type);
             const bool waits = out.waits();
             apply(std::move(out));
@@ -418,9 +450,13 @@ private:
 
     void do_write() {
         writing_ = true;
+        // The frame being written lives in its own member: the queue's storage may move
+        // while the write is outstanding.
+        writing_text_ = std::move(queue_.front());
+        queue_.pop_front();
         ws_.text(true);
         ws_.async_write(
-            net::buffer(queue_.front()),
+            net::buffer(writing_text_),
             beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
     }
 
@@ -431,8 +467,8 @@ private:
                 finish(ec);
                 return;
             }
-            queued_bytes_ -= queue_.front().size();
-            queue_.pop_front();
+            queued_bytes_ -= writing_text_.size();
+            writing_text_ = std::string();
             if (!queue_.empty())
                 do_write();
             else if (closing_)
@@ -521,11 +557,12 @@ private:
     connection_logic logic_;
     std::optional<http::request<http::string_body>> upgrade_request_;
     beast::flat_buffer buffer_;
-    std::deque<std::string> queue_;
+    fifo<std::string> queue_; // waiting frames, not counting the one being written
+    std::string writing_text_;
     std::size_t queued_bytes_ = 0;
     // A paced service answer (see service_answer::more): frames not yet queued, the call for
     // the next part, whether that part is being fetched.
-    std::deque<outbound_frame> paced_;
+    fifo<outbound_frame> paced_;
     std::function<void(std::function<void(service_answer)>)> more_;
     bool pacing_ = false;
     bool fetching_more_ = false;

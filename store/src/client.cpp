@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <deque>
 #include <string_view>
 #include <unordered_set>
@@ -41,6 +42,28 @@ reply from_hiredis(const redisReply* r) {
     }
     default: // REDIS_REPLY_NIL
         return {};
+    }
+}
+
+// The RESP request for `args` (an array of bulk strings) into `out`, replacing its content.
+void format_command(const std::vector<std::string>& args, std::string& out) {
+    std::size_t size = 16;
+    for (const auto& a : args)
+        size += a.size() + 24;
+    out.clear();
+    out.reserve(size);
+    char digits[24];
+    const auto append_number = [&](char lead, std::size_t n) {
+        out.push_back(lead);
+        auto res = std::to_chars(digits, digits + sizeof digits, n);
+        out.append(digits, res.ptr);
+        out.append("\r\n", 2);
+    };
+    append_number('*', args.size());
+    for (const auto& a : args) {
+        append_number('$', a.size());
+        out.append(a);
+        out.append("\r\n", 2);
     }
 }
 
@@ -171,17 +194,14 @@ private:
     void send(const std::vector<std::string>& args, handler h, bool internal) {
         if (!link_ || !link_->alive()) // dropped; on_closed not yet run
             return post_result(std::move(h), error::not_connected);
-        std::vector<const char*> argv;
-        std::vector<std::size_t> lens;
-        argv.reserve(args.size());
-        lens.reserve(args.size());
-        for (auto& a : args) {
-            argv.push_back(a.data());
-            lens.push_back(a.size());
-        }
-        // hiredis formats a copy into its output buffer and calls addWrite.
-        int rc = redisAsyncCommandArgv(link_->context(), &impl::on_reply_c, nullptr,
-                                       static_cast<int>(argv.size()), argv.data(), lens.data());
+        // RESP is formatted here rather than by redisAsyncCommandArgv, whose sdscatfmt per
+        // argument cost more than the rest of a relayed message's Redis work on our side
+        // (callgrind: ~6k instructions per EVALSHA). hiredis appends the bytes to its output
+        // buffer and calls addWrite; commands queued before the socket is writable leave in
+        // one write.
+        format_command(args, wire_);
+        int rc = redisAsyncFormattedCommand(link_->context(), &impl::on_reply_c, nullptr,
+                                            wire_.data(), wire_.size());
         if (rc != REDIS_OK) return post_result(std::move(h), error::not_connected);
         auto now = clock_type::now();
         pending_.push_back({std::move(h), now, now + options_.command_timeout, internal});
@@ -307,6 +327,7 @@ private:
     client_options options_;
     std::deque<pending> pending_;
     std::unordered_set<std::string> scripts_sent_; // SHAs sent with EVAL on this connection
+    std::string wire_;        // the RESP form of the command being sent (reused: no allocation)
     std::size_t expired_ = 0; // pending_[0, expired_) timed out, awaiting their late replies
     asio::steady_timer deadline_timer_;
     asio::steady_timer ping_timer_;

@@ -75,7 +75,13 @@ private:
         std::int64_t last = 0;
         bool reading = false; // a gap read is in flight
         bool again = false;   // something arrived meanwhile: read once more afterwards
+        // The session's own offsets above last + 1, ascending. Its `ok` often comes back
+        // before the live copy of the other party's message just below it (that one waits
+        // for a session lookup); without these the next live message would see a gap and
+        // read the log. Bounded; an offset left out only costs that read.
+        std::vector<std::int64_t> own_ahead;
     };
+    static void absorb_own(state& s);
     using key = std::pair<std::string, std::string>; // session, conversation
 
     void start_read(const key& k, std::int64_t after); // mutex not held

@@ -13,6 +13,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -50,6 +51,10 @@ public:
     // Push an encoded event to the client holding `session`, wherever it is connected.
     void deliver(std::string session, std::string type, std::string text,
                  reached_handler done = {});
+    // deliver() of a live `message` event (`text`) for `conversation` at `offset`: the same
+    // routing, but a local holder gets it without the event being parsed again.
+    void deliver_live(std::string session, std::string conversation, std::int64_t offset,
+                      std::string text, reached_handler done = {});
     // A notice of `kind` for the service on the instance holding `session`.
     void notify(std::string session, std::string kind, boost::json::object body,
                 reached_handler done = {});
@@ -71,6 +76,8 @@ public:
 private:
     bool dispatch_local(const std::string& session, const boost::json::object& message);
     void route(std::string session, boost::json::object message, reached_handler done);
+    // The holder is not here: look it up in `sess:{S}` and publish on its bus channel.
+    void route_remote(std::string session, boost::json::object message, reached_handler done);
 
     store::client& redis_;
     connection_registry& connections_;

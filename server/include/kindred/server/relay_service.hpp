@@ -70,6 +70,13 @@ public:
 
     void connection_closed(const std::string& session_id) override;
 
+private:
+    // deliver_to() for a live `message` event: the event bus learns its conversation and
+    // offset from here instead of parsing the event again.
+    void deliver_message_to(const relay::member& m, std::string conversation, std::int64_t offset,
+                            std::string text);
+
+public:
     // A moderator ended it (a ban): `ended` with by system and this reason to every party,
     // the peer's slot released, the seeker not re-queued. The first end wins. `then` runs
     // once the `ended` events are on their way (or the end failed or came second).
