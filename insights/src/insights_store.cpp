@@ -84,7 +84,7 @@ void insights_store::add(std::vector<increment> increments, done_handler h) {
                       });
 }
 
-void insights_store::read(std::vector<std::string> keys, handler<std::vector<counters>> h) {
+void insights_store::read(std::vector<std::string> keys, handler<std::vector<counters>> done) {
     struct state {
         std::vector<std::string> keys;
         std::vector<counters> out;
@@ -95,7 +95,7 @@ void insights_store::read(std::vector<std::string> keys, handler<std::vector<cou
     auto st = std::make_shared<state>();
     st->keys = std::move(keys);
     st->out.resize(st->keys.size());
-    st->h = std::move(h);
+    st->h = std::move(done);
     st->owner = impl_;
     auto self = impl_;
     // One round: up to read_batch HGETALLs pipelined; the last reply starts the next round.

@@ -218,6 +218,11 @@ logic_output connection_logic::on_text(std::string_view text, token_bucket::cloc
             out.frames.push_back(error_frame(decoded.id, error_code::rate_limited,
                                              "too many messages; slow down", *wait_ms));
         }
+        if (!failure && phase_ == phase::authenticated) {
+            if (const auto* s = std::get_if<protocol::send>(
+                    &std::get<protocol::client_message>(decoded.result)))
+                hold_send(s->conversation_id, s->seq, error_code::rate_limited);
+        }
         if (++limited_count_ >= options_.max_rate_limited) {
             phase_ = phase::closing;
             out.close = close_codes::policy;
@@ -348,8 +353,27 @@ logic_output connection_logic::on_staff_message(const std::optional<std::string>
     return out;
 }
 
+void connection_logic::hold_send(const std::string& conversation, std::int64_t seq,
+                                 error_code code) {
+    auto [it, inserted] = held_sends_.try_emplace(conversation, held_send{seq, code});
+    if (!inserted && seq <= it->second.seq) it->second = held_send{seq, code};
+}
+
 logic_output connection_logic::to_service(const std::optional<std::string>& id,
                                           protocol::client_message message, logic_output out) {
+    pending_send_.reset();
+    if (const auto* s = std::get_if<protocol::send>(&message)) {
+        if (auto it = held_sends_.find(s->conversation_id);
+            it != held_sends_.end() && s->seq > it->second.seq) {
+            out.frames.push_back(
+                error_frame(id, it->second.code,
+                            "message seq " + std::to_string(it->second.seq) +
+                                " of this conversation was not stored; send it again first",
+                            it->second.code == error_code::rate_limited ? 250 : 1000));
+            return out;
+        }
+        pending_send_.emplace(s->conversation_id, s->seq);
+    }
     service_request r;
     r.id = id;
     r.message = std::move(message);
@@ -370,6 +394,19 @@ logic_output connection_logic::on_service_result(service_answer answer, bool par
     out.frames = std::move(answer.frames);
     if (partial && !answer.close) return out; // the request is still being answered
     service_pending_ = false;
+    if (pending_send_) {
+        auto [conversation, seq] = std::move(*pending_send_);
+        pending_send_.reset();
+        const auto* answer_frame = out.frames.empty() ? nullptr : &out.frames.front();
+        if (answer_frame && answer_frame->type == "ok") {
+            // Stored (or a retry of a stored one): a hold at or above this seq is over.
+            if (auto it = held_sends_.find(conversation);
+                it != held_sends_.end() && seq >= it->second.seq)
+                held_sends_.erase(it);
+        } else if (answer_frame && answer_frame->error_code == "unavailable") {
+            hold_send(conversation, seq, error_code::unavailable);
+        }
+    }
     phase_ = phase::authenticated;
     if (answer.close) {
         phase_ = phase::closing;

@@ -1007,3 +1007,97 @@ TEST(RateLanes, ConfigDefaultsAreTheLogicDefaults) {
     EXPECT_EQ(from_config.messages_per_second, defaults.messages_per_second);
     EXPECT_EQ(from_config.message_burst, defaults.message_burst);
 }
+
+// ---- sends held after one was not stored (a retry must never meet a later stored seq) ----
+
+namespace {
+
+ks::logic_options relay_served() {
+    ks::logic_options o{10, 1000, 1000, {}};
+    o.send = {6000, 1000};
+    o.served = [](std::string_view type) { return type == "send"; };
+    return o;
+}
+
+std::string send_text(int seq, std::string_view conversation = "c1") {
+    return R"({"type":"send","id":"s)" + std::to_string(seq) + R"(","conversation_id":")" +
+           std::string(conversation) + R"(","seq":)" + std::to_string(seq) +
+           R"(,"copies":[{"to":"peer","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","ciphertext":"AAAAAAAAAAAAAAAAAAAAAA=="}]})";
+}
+
+class HeldSendTest : public ConnectionLogicTest {
+protected:
+    void SetUp() override {
+        auto out = relay_.on_text(R"({"type":"hello","id":"h","v":1,"role":"seeker"})", now_);
+        ASSERT_TRUE(out.session);
+        relay_.on_session_result(ok_result("S7", kindred::protocol::role::seeker, "S7.secret"));
+        ASSERT_EQ(relay_.current(), phase::authenticated);
+    }
+    // Sends seq and answers it with `answer` (ok or an error code); returns the final output.
+    ks::logic_output dispatched(int seq, std::optional<kindred::protocol::error_code> error,
+                                std::string_view conversation = "c1") {
+        auto out = relay_.on_text(send_text(seq, conversation), now_);
+        EXPECT_TRUE(out.service) << "seq " << seq << " was not dispatched";
+        ks::service_answer answer;
+        const std::string id = "s" + std::to_string(seq);
+        answer.frames.push_back(error ? ks::make_error_frame(id, *error, "x")
+                                      : ks::make_ok_frame(id, json::object{{"offset", seq}}));
+        return relay_.on_service_result(std::move(answer));
+    }
+    ks::connection_logic relay_{relay_served(), now_};
+};
+
+} // namespace
+
+TEST_F(HeldSendTest, AfterAnUnavailableSendLaterSeqsAreHeldUntilTheRetryIsStored) {
+    dispatched(1, std::nullopt);
+    dispatched(2, kindred::protocol::error_code::unavailable);
+    // seq 3 would be stored before 2's retry: refused without reaching a service.
+    auto held = relay_.on_text(send_text(3), now_);
+    EXPECT_FALSE(held.service);
+    ASSERT_EQ(held.frames.size(), 1u);
+    EXPECT_EQ(frame(held, 0).at("code"), "unavailable");
+    EXPECT_EQ(frame(held, 0).at("re"), "s3");
+    EXPECT_TRUE(frame(held, 0).contains("retry_after_ms"));
+    EXPECT_EQ(relay_.current(), phase::authenticated);
+    // Another conversation is not held.
+    dispatched(1, std::nullopt, "c2");
+    // The retry of 2 is stored: 3 goes through again.
+    dispatched(2, std::nullopt);
+    dispatched(3, std::nullopt);
+}
+
+TEST_F(HeldSendTest, AnOlderSeqStoredDoesNotLiftTheHoldOfANewerOne) {
+    dispatched(4, kindred::protocol::error_code::unavailable);
+    dispatched(3, std::nullopt); // a late retry of an earlier message: allowed (seq below 4)
+    EXPECT_FALSE(relay_.on_text(send_text(5), now_).service);
+    dispatched(4, std::nullopt);
+    dispatched(5, std::nullopt);
+}
+
+TEST_F(HeldSendTest, APermanentErrorDoesNotHold) {
+    dispatched(1, kindred::protocol::error_code::conflict);
+    dispatched(2, std::nullopt);
+}
+
+TEST_F(HeldSendTest, ARateLimitedSendHoldsLaterSeqsWithRateLimited) {
+    ks::logic_options o = relay_served();
+    o.send = {60, 1}; // one send, then 1 per second
+    ks::connection_logic logic{o, now_};
+    logic.on_text(R"({"type":"hello","id":"h","v":1,"role":"seeker"})", now_);
+    logic.on_session_result(ok_result("S8", kindred::protocol::role::seeker, "S8.secret"));
+    ASSERT_TRUE(logic.on_text(send_text(1), now_).service);
+    ks::service_answer ok1;
+    ok1.frames.push_back(ks::make_ok_frame(std::string("s1"), json::object{{"offset", 1}}));
+    logic.on_service_result(std::move(ok1));
+    auto limited = logic.on_text(send_text(2), now_);
+    ASSERT_EQ(limited.frames.size(), 1u);
+    EXPECT_EQ(frame(limited, 0).at("code"), "rate_limited");
+    // A second later the bucket has a token, but seq 3 must not overtake seq 2.
+    const auto later = now_ + 1s;
+    auto held = logic.on_text(send_text(3), later);
+    EXPECT_FALSE(held.service);
+    ASSERT_EQ(held.frames.size(), 1u);
+    EXPECT_EQ(frame(held, 0).at("code"), "rate_limited");
+    EXPECT_TRUE(logic.on_text(send_text(2), later + 1s).service);
+}

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace kindred::server {
@@ -268,6 +269,20 @@ private:
     std::string device_id_;
     std::optional<protocol::role> role_;
     std::optional<staff_identity> staff_;
+
+    // Sends held back per conversation. A send refused (rate_limited) or failed (unavailable)
+    // was not stored; if a later seq of the same conversation were stored meanwhile, the
+    // client's retry would have a seq lower than a stored one — `conflict`, and the message
+    // would be lost. So after such a refusal, later seqs of that conversation on this
+    // connection get the same refusal without reaching Redis, until a send with seq at or
+    // below the held one is stored (the retry) or the connection is replaced.
+    struct held_send {
+        std::int64_t seq = 0;
+        protocol::error_code code = protocol::error_code::unavailable;
+    };
+    void hold_send(const std::string& conversation, std::int64_t seq, protocol::error_code code);
+    std::unordered_map<std::string, held_send> held_sends_;
+    std::optional<std::pair<std::string, std::int64_t>> pending_send_; // conversation, seq
 };
 
 } // namespace kindred::server
