@@ -1,5 +1,7 @@
 # Kindred — the two commands. `make run` starts a dev server with its own Redis; `make test`
 # runs the whole suite. Both install missing Debian packages and build first.
+# Longer checks: `make fuzz-long` (every fuzz target 10 min), `make sanitize` (the unit, redis
+# and integration suites under the asan and tsan presets).
 # Thin on purpose: the build lives in CMakePresets.json, the scripts in scripts/.
 
 PRESET ?= dev
@@ -7,7 +9,7 @@ BUILD_DIR := build/$(PRESET)
 # CI turns warnings into errors.
 CMAKE_FLAGS := $(if $(CI),-DKINDRED_WERROR=ON,)
 
-.PHONY: run test build deps web configure fuzz format clean cluster cluster-down cluster-status
+.PHONY: run test build deps web configure fuzz fuzz-long sanitize format clean cluster cluster-down cluster-status
 
 run: build
 	scripts/run-dev.sh $(BUILD_DIR)
@@ -42,6 +44,13 @@ web: deps
 fuzz:
 	@scripts/install-deps.sh fuzz
 	scripts/run-fuzz.sh
+
+fuzz-long:
+	@scripts/install-deps.sh fuzz
+	scripts/run-fuzz.sh 600
+
+sanitize: deps
+	scripts/run-sanitizers.sh all
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -2,7 +2,9 @@
 #   kindred_add_test(NAME kindred_protocol_tests SOURCES a_test.cpp LIBS kindred::protocol
 #                    LABELS unit [TIMEOUT 60] [RUN_SERIAL])
 # Labels in use: unit (no network, no clock), redis (starts a real redis-server),
-# integration (real server processes), fuzz.
+# integration (real server processes), reliability (tests/reliability).
+# Each label also gets a target, kindred_tests_<label>, that builds every test of that label
+# (and what it runs), so a build folder can be made ready for `ctest -L <label>` alone.
 include(GoogleTest)
 
 function(kindred_add_test)
@@ -23,4 +25,10 @@ function(kindred_add_test)
   # PRE_TEST: list the tests when ctest runs, not after every link (saves build time).
   gtest_discover_tests(${T_NAME} DISCOVERY_MODE PRE_TEST TEST_PREFIX "${T_NAME}."
                        PROPERTIES ${props})
+  foreach(label ${T_LABELS})
+    if(NOT TARGET kindred_tests_${label})
+      add_custom_target(kindred_tests_${label})
+    endif()
+    add_dependencies(kindred_tests_${label} ${T_NAME})
+  endforeach()
 endfunction()

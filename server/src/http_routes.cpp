@@ -2,6 +2,7 @@
 // where one fits (bad_json, bad_message, not_authenticated, forbidden, not_found, too_large,
 // rate_limited, unavailable, internal) and add method_not_allowed and upgrade_required, which
 // have no WebSocket counterpart.
+#include <kindred/protocol/base64.hpp>
 #include <kindred/protocol/messages.hpp>
 #include <kindred/server/http_routes.hpp>
 #include <kindred/server/metrics.hpp>
@@ -190,6 +191,25 @@ bool origin_allowed(std::optional<std::string_view> origin, std::string_view hos
             return true;
     }
     return false;
+}
+
+std::optional<http_response_spec> websocket_handshake_refusal(std::string_view key,
+                                                              std::string_view version) {
+    // Beast only checks that a key of at most 24 characters is present, so a malformed one was
+    // upgraded (tests/reliability/frames_test.cpp), and its own refusals have plain-text
+    // bodies; these answers carry the JSON error body of every refusal.
+    const auto bytes = protocol::base64_decode(key);
+    if (!bytes || bytes->size() != 16)
+        return error_response(400, "bad_message", "Sec-WebSocket-Key: must be 16 bytes of base64");
+    if (version.empty())
+        return error_response(400, "bad_message", "Sec-WebSocket-Version: required");
+    if (version != "13") {
+        auto refusal =
+            error_response(426, "upgrade_required", "Sec-WebSocket-Version: this server speaks 13");
+        refusal.headers.emplace_back("Sec-WebSocket-Version", "13");
+        return refusal;
+    }
+    return std::nullopt;
 }
 
 http_routes::http_routes(const config& cfg, std::filesystem::path web_root, const metrics& m,

@@ -6,7 +6,6 @@
 // Threading: every member runs on the connection's strand (the socket's executor). One
 // request is read, answered and written at a time (no pipelining).
 #include "net_sessions.hpp"
-#include <kindred/protocol/base64.hpp>
 #include <kindred/server/auth_service.hpp>
 #include <kindred/server/http_routes.hpp>
 
@@ -132,25 +131,10 @@ private:
                 return send(error_response(503, "unavailable", "server shutting down"),
                             req.version(), false, false);
             }
-            // RFC 6455 §4.2.1: the key is base64 of 16 random bytes and the version 13. Beast
-            // only checks that a key of at most 24 characters is present, so a malformed one
-            // was upgraded (tests/reliability/frames_test.cpp), and its own refusals have
-            // plain-text bodies; refuse here with the JSON error body of every refusal.
-            const auto key = protocol::base64_decode(req[http::field::sec_websocket_key]);
-            if (!key || key->size() != 16)
-                return send(error_response(400, "bad_message",
-                                           "Sec-WebSocket-Key: must be 16 bytes of base64"),
-                            req.version(), false, false);
-            const auto version = req[http::field::sec_websocket_version];
-            if (version.empty())
-                return send(error_response(400, "bad_message", "Sec-WebSocket-Version: required"),
-                            req.version(), false, false);
-            if (version != "13") {
-                auto refusal = error_response(426, "upgrade_required",
-                                              "Sec-WebSocket-Version: this server speaks 13");
-                refusal.headers.emplace_back("Sec-WebSocket-Version", "13");
-                return send(std::move(refusal), req.version(), false, false);
-            }
+            // RFC 6455 §4.2.1: the key and version checks Beast leaves out (http_routes.hpp).
+            if (auto refusal = websocket_handshake_refusal(req[http::field::sec_websocket_key],
+                                                           req[http::field::sec_websocket_version]))
+                return send(std::move(*refusal), req.version(), false, false);
             run_websocket_session(std::move(stream_), std::move(req), ctx_);
             return;
         }

@@ -348,3 +348,26 @@ TEST_F(HttpRoutesTest, PreCompressedCopyOnlyWhenAcceptedAndFresh) {
     EXPECT_EQ(stale.response.file->filename(), "app.js");
     EXPECT_EQ(header(stale, "Content-Encoding"), "");
 }
+
+TEST(WebSocketHandshake, KeyMustBeBase64OfSixteenBytesAndVersion13) {
+    const std::string_view good_key = "dGhlIHNhbXBsZSBub25jZQ=="; // RFC 6455 §1.3's example
+    EXPECT_FALSE(ks::websocket_handshake_refusal(good_key, "13"));
+    for (std::string_view key :
+         {"", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZSBub25jZR==", "dGhlIHNhbXBsZSBub25j",
+          "dGhlIHNhbXBsZSBub25jZQ==AAAA", "dGhl!HNhbXBsZSBub25jZQ=="}) {
+        auto r = ks::websocket_handshake_refusal(key, "13");
+        ASSERT_TRUE(r) << key;
+        EXPECT_EQ(r->status, 400u);
+        EXPECT_EQ(json::parse(r->body).at("error"), "bad_message");
+    }
+    auto missing = ks::websocket_handshake_refusal(good_key, "");
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 400u);
+    auto old = ks::websocket_handshake_refusal(good_key, "8");
+    ASSERT_TRUE(old);
+    EXPECT_EQ(old->status, 426u);
+    EXPECT_EQ(json::parse(old->body).at("error"), "upgrade_required");
+    EXPECT_NE(std::find(old->headers.begin(), old->headers.end(),
+                        std::pair<std::string, std::string>{"Sec-WebSocket-Version", "13"}),
+              old->headers.end());
+}

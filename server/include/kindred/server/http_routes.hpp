@@ -119,6 +119,12 @@ bool if_none_match_matches(std::string_view header, std::string_view etag);
 bool origin_allowed(std::optional<std::string_view> origin, std::string_view host,
                     const config& cfg);
 
+// RFC 6455 §4.2.1 checks Beast leaves out of an allowed upgrade: Sec-WebSocket-Key must be
+// base64 of 16 bytes (400 bad_message) and Sec-WebSocket-Version present (400) and 13 (426
+// upgrade_required with Sec-WebSocket-Version: 13). nullopt: the upgrade may go ahead. Pure.
+std::optional<http_response_spec> websocket_handshake_refusal(std::string_view key,
+                                                              std::string_view version);
+
 class http_routes {
 public:
     // web_root: canonical folder, or empty when none is served.
