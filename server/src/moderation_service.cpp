@@ -283,6 +283,7 @@ void moderation_service::acknowledge(service_request r, answer_handler h, bool r
                      res.second.id.substr(0, 6),
                      resolve ? " outcome=" + res.second.outcome : std::string());
         h(ok_answer(id));
+        if (options_.on_transition) options_.on_transition(res.second, resolve);
         fan_out(res.second);
     };
     if (resolve) {

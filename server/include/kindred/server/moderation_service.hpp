@@ -53,6 +53,9 @@ struct moderation_service_options {
     std::chrono::milliseconds peer_cooldown{std::chrono::minutes(10)};
     // Unix ms. Default: the system clock.
     std::function<std::int64_t()> clock;
+    // After an acknowledge or resolve changed an escalation here (metrics: time to
+    // acknowledge). resolved: the transition was a resolve.
+    std::function<void(const moderation::escalation_record&, bool resolved)> on_transition;
 };
 
 class moderation_service final : public service_router {
