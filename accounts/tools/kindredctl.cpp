@@ -1,5 +1,5 @@
 // kindredctl.cpp — the admin tool: staff accounts and the audit chain in Redis, directly (no
-// server needed).
+// server needed); the cluster's status and a reload of every instance's catalog (issue #9).
 // Reads the server's own config file format (kindred::server::load_config) for the Redis
 // address and the tag/language catalog. One command per run; exit codes are a contract with
 // operators' scripts (see usage_text and accounts/README.md).
@@ -13,6 +13,7 @@
 #include <kindred/insights/report.hpp>
 #include <kindred/protocol/messages.hpp>
 #include <kindred/server/config.hpp>
+#include <kindred/server/ops_status.hpp>
 #include <kindred/store/client.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -83,6 +84,8 @@ Commands:
                              (programme insights: anonymous, small cells suppressed)
   demo-insights [--date YYYY-MM-DD]
                              (dev mode only: records a simulated day of insights)
+  status                     (instances, peers on shift, queue, open escalations)
+  reload                     (every instance re-reads its catalog, crisis resources, lexicon)
 Run `kindredctl COMMAND --help` for one command.
 
 Global options (anywhere on the line):
@@ -239,6 +242,27 @@ const std::vector<command_spec>& commands() {
          "kindredctl audit tail [-n N]\n"
          "  The last N audit entries (default 20, at most 100000), oldest first. Entries hold\n"
          "  no secrets: who, what, when, on which account."},
+        {{"status"},
+         {},
+         {},
+         {},
+         {},
+         "kindredctl status [--json]\n"
+         "  The cluster as Redis sees it now: live instances (id, age, last heartbeat,\n"
+         "  connections and sessions by role, draining or serving), peers on shift by tag\n"
+         "  (present ones only), waiting requests by tag and language with the oldest wait,\n"
+         "  and every unresolved escalation with its level, state and age (OVERDUE: open past\n"
+         "  its level's acknowledgement deadline from the config). Read-only."},
+        {{"reload"},
+         {},
+         {},
+         {},
+         {},
+         "kindredctl reload [--json]\n"
+         "  Publishes a reload request on ctl:reload: every running instance re-reads the tag\n"
+         "  and language catalog and the crisis resources from its config file, and its\n"
+         "  lexicon file (as SIGHUP does). A file that fails to load is logged by the instance\n"
+         "  and the old one is kept. Prints how many instances heard it."},
     };
     return all;
 }
@@ -949,6 +973,37 @@ int cmd_audit_tail(context& c, const parsed_line& line) {
     return exit_ok;
 }
 
+int cmd_status(context& c) {
+    kindred::server::ops_status_options o;
+    o.imminent_ack_s = c.cfg.timing.imminent_ack_s;
+    o.high_ack_s = c.cfg.timing.high_ack_s;
+    auto [ec, st] = c.s->call<error_code, kindred::server::cluster_status>([&](auto h) {
+        kindred::server::read_cluster_status(c.s->client(), o, now_ms(), std::move(h));
+    });
+    if (ec) return report(c, ec, "");
+    if (c.out.json)
+        c.out.emit(kindred::server::status_json(st, o));
+    else
+        std::cout << kindred::server::status_table(st, o);
+    return exit_ok;
+}
+
+int cmd_reload(context& c) {
+    auto [ec, r] = c.s->call<error_code, ks::reply>([&](auto h) {
+        c.s->client().publish("ctl:reload",
+                              json::serialize(json::object{{"type", "reload"}, {"actor", c.actor}}),
+                              std::move(h));
+    });
+    if (ec) return report(c, ec, "");
+    const long long heard = r.to_integer().value_or(0);
+    if (c.out.json)
+        c.out.emit(json::object{{"ok", true}, {"instances", heard}});
+    else
+        std::cout << "reload requested; " << heard << " instance(s) heard it (see their logs: "
+                  << "event=config_reloaded or event=config_reload_failed)\n";
+    return exit_ok;
+}
+
 int run(context& c, const command_spec& spec, const parsed_line& line) {
     const auto& w = line.words;
     const std::string name = spec.positionals.empty() ? std::string() : w[spec.words.size()];
@@ -961,6 +1016,8 @@ int run(context& c, const command_spec& spec, const parsed_line& line) {
     if (verb == "demo-seed") return cmd_demo_seed(c);
     if (verb == "report") return cmd_report(c, line);
     if (verb == "demo-insights") return cmd_demo_insights(c, line);
+    if (verb == "status") return cmd_status(c);
+    if (verb == "reload") return cmd_reload(c);
     if (spec.words.front() == "audit")
         return verb == "verify" ? cmd_audit_verify(c) : cmd_audit_tail(c, line);
 

@@ -117,6 +117,12 @@ const std::vector<option_spec>& option_table() {
                                 "crisis lexicon JSON, loaded at start-up and served at "
                                 "/v1/lexicon",
                                 [](config& c, const std::string& v) { c.lexicon = v; }));
+        t.push_back(text_option("tls_cert", kind::text,
+                                "PEM certificate chain: serve HTTPS and WSS (TLS 1.2+) on the "
+                                "listen port instead of plain text; needs --tls-key",
+                                [](config& c, const std::string& v) { c.tls_cert = v; }));
+        t.push_back(text_option("tls_key", kind::text, "PEM private key of --tls-cert",
+                                [](config& c, const std::string& v) { c.tls_key = v; }));
         t.push_back(text_option("log_level", kind::log_level, "trace|debug|info|warn|error",
                                 [](config& c, const std::string& v) { c.log_level = v; }));
         t.push_back(text_option("port_file", kind::text,
@@ -238,6 +244,10 @@ const std::vector<option_spec>& option_table() {
                         &timing_config::shutdown_grace_s));
         t.push_back(tim("token_lifetime_s", 1, 2592000, "staff login tokens expire after this",
                         &timing_config::token_lifetime_s));
+        t.push_back(tim("status_poll_s", 1, 3600,
+                        "read the cluster gauges of /metrics (queue, shifts, escalations, "
+                        "instances) from Redis this often",
+                        &timing_config::status_poll_s));
         t.push_back(tim("token_recheck_ms", 50, 60000,
                         "open staff sockets re-check their token in Redis this often",
                         &timing_config::token_recheck_ms));
@@ -674,6 +684,12 @@ load_result load_config(const std::vector<std::string>& args, const env_map& env
             values.push_back(vm[spec.flag].as<std::string>());
         if (auto f = set_from_text(spec, values, "--" + spec.flag, c)) return fail(f->message);
     }
+
+    // Whether the files load is checked at start-up (exit 2 naming the option); here only
+    // that they come together.
+    if (c.tls_cert.empty() != c.tls_key.empty())
+        return fail(c.tls_cert.empty() ? "--tls-key: needs --tls-cert as well"
+                                       : "--tls-cert: needs --tls-key as well");
 
     split_host_port(c.listen, 0, c.listen_host, c.listen_port);
     r.what = load_result::action::run;

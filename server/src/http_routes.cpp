@@ -217,9 +217,27 @@ http_routes::http_routes(const config& cfg, std::filesystem::path web_root, cons
     : web_root_(std::move(web_root))
     , metrics_(m)
     , ready_(std::move(ready))
-    , client_config_(client_config_json(cfg, lexicon ? lexicon->version : std::string()))
-    , lexicon_(std::move(lexicon))
-    , lexicon_etag_(lexicon_ ? lexicon_etag(lexicon_->version) : std::string()) {}
+    , served_(make_served(cfg, std::move(lexicon))) {}
+
+std::shared_ptr<const http_routes::served>
+http_routes::make_served(const config& cfg, std::optional<lexicon_document> lexicon) {
+    auto s = std::make_shared<served>();
+    s->client_config = client_config_json(cfg, lexicon ? lexicon->version : std::string());
+    s->lexicon_etag = lexicon ? lexicon_etag(lexicon->version) : std::string();
+    s->lexicon = std::move(lexicon);
+    return s;
+}
+
+std::shared_ptr<const http_routes::served> http_routes::current() const {
+    std::lock_guard lock(served_mutex_);
+    return served_;
+}
+
+void http_routes::reload(const config& cfg, std::optional<lexicon_document> lexicon) {
+    auto s = make_served(cfg, std::move(lexicon));
+    std::lock_guard lock(served_mutex_);
+    served_ = std::move(s);
+}
 
 route_result http_routes::route(std::string_view method, std::string_view target,
                                 bool is_upgrade) const {
@@ -320,7 +338,7 @@ route_result http_routes::route(const http_request_view& request) const {
             out.response.content_type = "text/plain; version=0.0.4; charset=utf-8";
             out.response.body = metrics_.render();
         } else {
-            out.response = json_ok(client_config_);
+            out.response = json_ok(current()->client_config);
         }
         out.response.headers.emplace_back("Cache-Control", "no-store");
         return out;
@@ -329,18 +347,18 @@ route_result http_routes::route(const http_request_view& request) const {
     if (path == "/v1/lexicon") {
         if (!get) {
             out.response = not_allowed("GET, HEAD");
-        } else if (!lexicon_) {
+        } else if (const auto s = current(); !s->lexicon) {
             out.response = error_response(404, "not_found", "no lexicon loaded");
         } else {
             // Clients revalidate each time (no-cache) and get a 304 while the version holds,
             // so a new lexicon reaches them on their next start without a long stale window.
             if (request.if_none_match &&
-                if_none_match_matches(*request.if_none_match, lexicon_etag_)) {
+                if_none_match_matches(*request.if_none_match, s->lexicon_etag)) {
                 out.response.status = 304;
             } else {
-                out.response = json_ok(lexicon_->bytes);
+                out.response = json_ok(s->lexicon->bytes);
             }
-            out.response.headers.emplace_back("ETag", lexicon_etag_);
+            out.response.headers.emplace_back("ETag", s->lexicon_etag);
             out.response.headers.emplace_back("Cache-Control", "public, no-cache");
         }
         return out;

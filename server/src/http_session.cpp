@@ -2,6 +2,8 @@
 // answers it from http_routes (or, for login/logout, from auth_service, asynchronously), and
 // either keeps the connection for the next request or hands it to a WebSocket session on an
 // allowed upgrade. The client address goes to the login limiter only; it is never logged.
+// With TLS (--tls-cert) the same template runs over beast::ssl_stream: the first bytes are
+// checked for a TLS handshake, and plain text gets a plain 400 and the connection closed.
 // Lifetime: kept alive by its pending handlers (shared_from_this).
 // Threading: every member runs on the connection's strand (the socket's executor). One
 // request is read, answered and written at a time (no pipelining).
@@ -10,10 +12,13 @@
 #include <kindred/server/http_routes.hpp>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/buffers_generator.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include <sodium.h>
@@ -23,6 +28,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 namespace kindred::server::detail {
 
@@ -41,18 +47,91 @@ bool is_http_parse_error(const beast::error_code& ec) {
     return ec.category() == beast::error_code(http::error::bad_method).category();
 }
 
-class http_session : public std::enable_shared_from_this<http_session> {
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+// The plain-text answer on a TLS port (written without TLS, then the connection closes).
+const std::string& plaintext_refusal() {
+    static const std::string text = [] {
+        const std::string body = R"({"error":"bad_message","message":"this port speaks TLS only"})";
+        return "HTTP/1.1 400 Bad Request\r\nServer: kindred\r\nContent-Type: application/json\r\n"
+               "Content-Length: " +
+               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    }();
+    return text;
+}
+
+// Stream: beast::tcp_stream (plain) or tls_stream. Instantiated for both, in this TU only.
+template <class Stream>
+class http_session : public std::enable_shared_from_this<http_session<Stream>> {
+    static constexpr bool tls = std::is_same_v<Stream, tls_stream>;
+
 public:
-    http_session(net::ip::tcp::socket&& socket, server_context& ctx)
+    http_session(net::ip::tcp::socket&& socket, server_context& ctx) requires(!tls)
         : stream_(std::move(socket))
         , ctx_(ctx) {}
+    http_session(net::ip::tcp::socket&& socket, net::ssl::context& ssl,
+                 server_context& ctx) requires tls : stream_(std::move(socket), ssl),
+                                                     ctx_(ctx) {}
 
     void run() {
-        net::dispatch(stream_.get_executor(),
-                      beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+        if constexpr (tls)
+            net::dispatch(
+                stream_.get_executor(),
+                beast::bind_front_handler(&http_session::detect, this->shared_from_this()));
+        else
+            net::dispatch(
+                stream_.get_executor(),
+                beast::bind_front_handler(&http_session::do_read, this->shared_from_this()));
     }
 
 private:
+    auto& tcp() { return beast::get_lowest_layer(stream_); }
+
+    // TLS: is the first record a TLS handshake? Plain text gets a plain 400 (a browser or
+    // proxy configured for http:// sees why), then the handshake with what was read.
+    void detect() {
+        guarded([&] {
+            tcp().expires_after(std::chrono::seconds(ctx_.cfg.limits.handshake_timeout_s));
+            beast::async_detect_ssl(
+                tcp(), buffer_,
+                beast::bind_front_handler(&http_session::on_detect, this->shared_from_this()));
+        });
+    }
+
+    void on_detect(beast::error_code ec, bool is_tls) {
+        guarded([&] {
+            if (ec) return; // closed or timed out before a byte: nothing to answer
+            if (!is_tls) {
+                spdlog::info("event=tls_plaintext_refused");
+                ctx_.stats.http_response(400);
+                net::async_write(tcp(), net::buffer(plaintext_refusal()),
+                                 [self = this->shared_from_this()](beast::error_code, std::size_t) {
+                                     beast::error_code ignored;
+                                     self->tcp().socket().shutdown(
+                                         net::ip::tcp::socket::shutdown_both, ignored);
+                                     self->tcp().socket().close(ignored);
+                                 });
+                return;
+            }
+            if constexpr (tls)
+                stream_.async_handshake(net::ssl::stream_base::server, buffer_.data(),
+                                        beast::bind_front_handler(&http_session::on_handshake,
+                                                                  this->shared_from_this()));
+        });
+    }
+
+    void on_handshake(beast::error_code ec, std::size_t used) {
+        guarded([&] {
+            if (ec) {
+                // Bad client hello, old protocol, no shared cipher: the client sees the alert.
+                spdlog::debug("event=tls_handshake_failed error=\"{}\"", ec.message());
+                return;
+            }
+            buffer_.consume(used);
+            do_read();
+        });
+    }
+
     template <class F>
     void guarded(F&& f) noexcept {
         try {
@@ -60,11 +139,11 @@ private:
         } catch (const std::exception& e) {
             spdlog::error("event=http_exception what=\"{}\"", e.what());
             beast::error_code ignored;
-            stream_.socket().close(ignored);
+            tcp().socket().close(ignored);
         } catch (...) {
             spdlog::error("event=http_exception");
             beast::error_code ignored;
-            stream_.socket().close(ignored);
+            tcp().socket().close(ignored);
         }
     }
 
@@ -73,9 +152,10 @@ private:
             parser_.emplace();
             parser_->header_limit(header_limit_bytes);
             parser_->body_limit(body_limit_bytes);
-            stream_.expires_after(std::chrono::seconds(ctx_.cfg.limits.handshake_timeout_s));
-            http::async_read(stream_, buffer_, *parser_,
-                             beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+            tcp().expires_after(std::chrono::seconds(ctx_.cfg.limits.handshake_timeout_s));
+            http::async_read(
+                stream_, buffer_, *parser_,
+                beast::bind_front_handler(&http_session::on_read, this->shared_from_this()));
         });
     }
 
@@ -146,7 +226,8 @@ private:
         if (!ctx_.auth)
             return send(error_response(503, "unavailable", "accounts are not available"), version,
                         keep_alive, false);
-        auto reply = [self = shared_from_this(), version, keep_alive](http_response_spec spec) {
+        auto reply = [self = this->shared_from_this(), version,
+                      keep_alive](http_response_spec spec) {
             // auth_service answers on the Redis strand or a hash thread: come back to ours.
             net::post(self->stream_.get_executor(), [self, spec = std::move(spec), version,
                                                      keep_alive]() mutable {
@@ -156,7 +237,7 @@ private:
         if (action.what == auth_action::kind::logout)
             return ctx_.auth->logout(std::move(action.token), std::move(reply));
         beast::error_code ec;
-        auto endpoint = stream_.socket().remote_endpoint(ec);
+        auto endpoint = tcp().socket().remote_endpoint(ec);
         std::string address = ec ? std::string() : endpoint.address().to_string();
         ctx_.auth->login(std::move(action.login), std::move(address), std::move(reply));
     }
@@ -225,9 +306,9 @@ private:
     }
 
     void write(http::message_generator msg, bool keep_alive) {
-        beast::async_write(
-            stream_, std::move(msg),
-            beast::bind_front_handler(&http_session::on_write, shared_from_this(), keep_alive));
+        beast::async_write(stream_, std::move(msg),
+                           beast::bind_front_handler(&http_session::on_write,
+                                                     this->shared_from_this(), keep_alive));
     }
 
     void on_write(bool keep_alive, beast::error_code ec, std::size_t) {
@@ -240,22 +321,32 @@ private:
 
     void shutdown() {
         beast::error_code ignored;
-        stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+        if constexpr (tls) {
+            // close_notify first, so the client knows the response was complete.
+            tcp().expires_after(std::chrono::seconds(2));
+            stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+                beast::error_code e;
+                self->tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, e);
+            });
+            return;
+        }
+        tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
     }
 
     // Closing with unread request bytes makes the kernel send a reset, which can destroy the
     // error response before the client reads it (431 after 8 KiB of headers). So: stop
     // sending, then read and discard until the client closes or a short deadline passes.
     void linger_close() {
+        if constexpr (tls) return shutdown(); // the TLS close handshake reads for us
         shutdown();
-        stream_.expires_after(std::chrono::seconds(2));
+        tcp().expires_after(std::chrono::seconds(2));
         do_drain();
     }
 
     void do_drain() {
         stream_.async_read_some(
             net::buffer(drain_),
-            beast::bind_front_handler(&http_session::on_drain, shared_from_this()));
+            beast::bind_front_handler(&http_session::on_drain, this->shared_from_this()));
     }
 
     void on_drain(beast::error_code ec, std::size_t) {
@@ -264,7 +355,7 @@ private:
         });
     }
 
-    beast::tcp_stream stream_;
+    Stream stream_;
     server_context& ctx_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
@@ -274,7 +365,11 @@ private:
 } // namespace
 
 void run_http_session(net::ip::tcp::socket socket, server_context& ctx) {
-    std::make_shared<http_session>(std::move(socket), ctx)->run();
+    std::make_shared<http_session<beast::tcp_stream>>(std::move(socket), ctx)->run();
+}
+
+void run_https_session(net::ip::tcp::socket socket, net::ssl::context& ssl, server_context& ctx) {
+    std::make_shared<http_session<tls_stream>>(std::move(socket), ssl, ctx)->run();
 }
 
 } // namespace kindred::server::detail

@@ -48,6 +48,7 @@ struct instance_registry::impl : std::enable_shared_from_this<instance_registry:
     void after_ping(bool ok) {
         ping_failing_ = log_change(ok, ping_failing_);
         ping_ok_.store(ok);
+        stats_.set_redis_up(ok);
         // Redis may have restarted without our key: readiness waits for a fresh heartbeat.
         if (!ok) heartbeat_ok_.store(false);
         stats_.set_ready(ready());
@@ -62,6 +63,20 @@ struct instance_registry::impl : std::enable_shared_from_this<instance_registry:
         auto self = shared_from_this();
         const auto ttl = std::to_string(3 * options_.heartbeat.count());
         const auto started = std::to_string(started_at_ms_);
+        // What `kindredctl status` shows next to the heartbeat (issue #9); written first, so a
+        // live `inst:{id}` always has a fresh info hash beside it.
+        const auto info = key_ + ":info";
+        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        redis_.command({"HSET", info, "heartbeat_at", std::to_string(now_ms), "connections",
+                        std::to_string(connections_.size()), "seekers",
+                        std::to_string(stats_.sessions_of_role(0)), "peers",
+                        std::to_string(stats_.sessions_of_role(1)), "moderators",
+                        std::to_string(stats_.sessions_of_role(2)), "draining",
+                        stats_.draining() ? "1" : "0"},
+                       [](boost::system::error_code, store::reply) {});
+        redis_.command({"EXPIRE", info, ttl}, [](boost::system::error_code, store::reply) {});
         redis_.command({"SET", key_, started, "EX", ttl},
                        [self](boost::system::error_code ec, store::reply r) {
                            bool written = !ec && r.is_status("OK");
@@ -134,11 +149,13 @@ void instance_registry::deregister(std::function<void()> done) {
         self->heartbeat_ok_.store(false);
         self->timer_.cancel();
         self->stats_.set_ready(false);
-        self->redis_.command({"DEL", self->key_}, [done = std::move(done)](
-                                                      boost::system::error_code ec, store::reply) {
-            if (ec) spdlog::warn("event=deregister_failed error=\"{}\"", ec.message());
-            done();
-        });
+        self->redis_.command({"DEL", self->key_, self->key_ + ":info"},
+                             [done = std::move(done)](boost::system::error_code ec, store::reply) {
+                                 if (ec)
+                                     spdlog::warn("event=deregister_failed error=\"{}\"",
+                                                  ec.message());
+                                 done();
+                             });
     });
 }
 

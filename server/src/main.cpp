@@ -20,6 +20,7 @@
 #include <kindred/server/matching_service.hpp>
 #include <kindred/server/metrics.hpp>
 #include <kindred/server/moderation_service.hpp>
+#include <kindred/server/ops_status.hpp>
 #include <kindred/server/relay_service.hpp>
 #include <kindred/server/server_context.hpp>
 #include <kindred/server/session_store.hpp>
@@ -34,6 +35,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/json/parse.hpp>
 
 #include <sodium.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -45,6 +47,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -69,6 +72,12 @@ std::string random_instance_id() {
     return hex;
 }
 
+std::int64_t now_unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 // Writes "PORT\n" to path.tmp, then renames it over path, so a reader never sees half a file.
 bool write_port_file(const std::string& path, std::uint16_t port) {
     const std::string tmp = path + ".tmp";
@@ -82,6 +91,22 @@ bool write_port_file(const std::string& path, std::uint16_t port) {
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
     return !ec;
+}
+
+// Reads and compiles the lexicon file; nullopt with `error` set when it cannot.
+std::optional<kindred::moderation::lexicon>
+load_lexicon(const std::string& path, ks::lexicon_document& doc, std::string& error) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        error = "cannot read the file";
+        return std::nullopt;
+    }
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    doc.bytes = std::move(bytes).str();
+    auto parsed = kindred::moderation::lexicon::parse(doc.bytes, &error);
+    if (parsed) doc.version = parsed->version();
+    return parsed;
 }
 
 void setup_logging(const std::string& level) {
@@ -120,6 +145,7 @@ public:
             spdlog::info("event=shutdown_begin signal={} connections={}", signal_number,
                          self->ctx_.connections.size());
             self->ctx_.draining.store(true);
+            self->ctx_.stats.set_draining();
             self->listener_.stop();
             for (auto& c : self->ctx_.connections.snapshot())
                 c->close(ks::close_codes::service_restart, "server restarting");
@@ -173,7 +199,7 @@ private:
     std::chrono::steady_clock::time_point deadline_{};
 };
 
-int run(ks::config cfg) {
+int run(ks::config cfg, const std::vector<std::string>& args) {
     std::string why;
     auto endpoint = store::parse_endpoint(cfg.redis, &why);
     if (!endpoint) {
@@ -186,26 +212,18 @@ int run(ks::config cfg) {
         return exit_failure;
     }
     if (cfg.instance_id.empty()) cfg.instance_id = random_instance_id();
-    // The lexicon is loaded once: the bytes are served as they are, the compiled form triages
-    // intakes. Without it the server would triage nothing, so it refuses to start.
+    // The lexicon: the bytes are served as they are, the compiled form triages intakes.
+    // Without it the server would triage nothing, so it refuses to start. A reload (SIGHUP,
+    // `kindredctl reload`) reads it again.
     ks::lexicon_document lexicon_doc;
     std::optional<kindred::moderation::lexicon> lexicon;
     {
-        std::ifstream in(cfg.lexicon, std::ios::binary);
-        std::ostringstream bytes;
-        if (in) bytes << in.rdbuf();
         std::string error;
-        if (!in) {
-            error = "cannot read the file";
-        } else {
-            lexicon_doc.bytes = std::move(bytes).str();
-            lexicon = kindred::moderation::lexicon::parse(lexicon_doc.bytes, &error);
-        }
+        lexicon = load_lexicon(cfg.lexicon, lexicon_doc, error);
         if (!lexicon) {
             std::cerr << "kindred-server: --lexicon " << cfg.lexicon << ": " << error << '\n';
             return exit_bad_config;
         }
-        lexicon_doc.version = lexicon->version();
         spdlog::info("event=lexicon_loaded version={}", lexicon_doc.version);
     }
     std::filesystem::path web_root;
@@ -229,8 +247,9 @@ int run(ks::config cfg) {
     copts.reconnect_max = std::chrono::milliseconds(1000);
     copts.name = "cmd";
     copts.on_latency = [&stats](std::chrono::steady_clock::duration d,
-                                const boost::system::error_code&) {
+                                const boost::system::error_code& ec) {
         stats.redis_command(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
+        if (ec) stats.redis_error("cmd");
     };
     copts.on_state = [](bool up) {
         spdlog::info("event=redis_connection state={}", up ? "up" : "down");
@@ -289,7 +308,9 @@ int run(ks::config cfg) {
         std::chrono::seconds(cfg.timing.conversation_max_s) + std::chrono::minutes(10);
     // Set before Redis starts, so no match can be claimed before it is.
     ks::matching_service* matcher = nullptr;
-    mopts.on_match = [&matcher](const kindred::matching::match_record& r) {
+    mopts.on_match = [&matcher, &stats](const kindred::matching::match_record& r) {
+        stats.match_made(r.relaxed, r.seeker_tags,
+                         static_cast<double>(r.matched_at_ms - r.enqueued_at_ms) / 1000.0);
         if (matcher) matcher->on_match(r);
     };
     kindred::matching::matching_store matching(redis, mopts);
@@ -353,6 +374,7 @@ int run(ks::config cfg) {
         matching_service.on_sweep(r);
     };
     rsopts.tracker = &tracker;
+    rsopts.stats = &stats;
     ks::moderation_service* moderator_ptr = nullptr;
     rsopts.on_ended = [&moderator_ptr, &insights](const std::string& conversation,
                                                   const std::string& peer) {
@@ -366,6 +388,11 @@ int run(ks::config cfg) {
     // behind a long sync or a burst of sends on the command connection.
     store::client_options mod_copts = copts;
     mod_copts.name = "mod";
+    mod_copts.on_latency = [&stats](std::chrono::steady_clock::duration d,
+                                    const boost::system::error_code& ec) {
+        stats.redis_command(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
+        if (ec) stats.redis_error("mod");
+    };
     mod_copts.on_state = [](bool up) {
         spdlog::info("event=redis_connection lane=moderation state={}", up ? "up" : "down");
     };
@@ -380,6 +407,15 @@ int run(ks::config cfg) {
     ks::moderation_service_options mdsopts;
     mdsopts.peer_cooldown = std::chrono::seconds(cfg.timing.peer_cooldown_s);
     mdsopts.insights = &insights;
+    // Time to acknowledge: at the acknowledgement, or at a resolve that came without one.
+    mdsopts.on_transition = [&stats](const kindred::moderation::escalation_record& r,
+                                     bool resolved) {
+        const std::int64_t at =
+            resolved ? (r.acknowledged_at ? 0 : r.resolved_at) : r.acknowledged_at;
+        if (at > 0)
+            stats.escalation_acknowledged(kindred::protocol::to_string(r.level),
+                                          static_cast<double>(at - r.created_at) / 1000.0);
+    };
     ks::moderation_service moderation_service(moderation, conversations, matching, accounts,
                                               mod_redis, events, relay_service, mdsopts);
     moderator_ptr = &moderation_service;
@@ -453,6 +489,12 @@ int run(ks::config cfg) {
     });
 
     ks::listener listener(io, ctx);
+    if (!cfg.tls_cert.empty()) {
+        if (auto why = listener.enable_tls(cfg.tls_cert, cfg.tls_key); !why.empty()) {
+            std::cerr << "kindred-server: " << why << '\n';
+            return exit_bad_config;
+        }
+    }
     if (auto ec = listener.open(cfg.listen_host, cfg.listen_port)) {
         std::cerr << "kindred-server: --listen: cannot listen on " << cfg.listen << ": "
                   << ec.message() << '\n';
@@ -467,6 +509,70 @@ int run(ks::config cfg) {
     net::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([shutdown](boost::system::error_code ec, int signal_number) {
         if (!ec) shutdown->begin(signal_number);
+    });
+
+    // Reload (issue #9): SIGHUP, or a `kindredctl reload` notice on ctl:reload that every
+    // instance hears. The config file is loaded again exactly as at start-up (same flags and
+    // environment) and the lexicon read again from the same path; only the catalog (tags,
+    // languages), the crisis resources and the lexicon are taken from them — every other
+    // setting needs a restart. Both files are checked before either is applied, so a bad
+    // one changes nothing (the old catalog and lexicon stay, the log says why).
+    auto reload_strand = net::make_strand(io);
+    auto reload = [&](const char* trigger) {
+        net::post(reload_strand, [&, trigger] {
+            auto loaded = ks::load_config(args, ks::process_environment(), ks::read_text_file);
+            if (loaded.what != ks::load_result::action::run) {
+                spdlog::error("event=config_reload_failed trigger={} file=config error=\"{}\"",
+                              trigger, loaded.text);
+                stats.config_reloaded(false);
+                return;
+            }
+            ks::lexicon_document doc;
+            std::string error;
+            auto fresh = load_lexicon(cfg.lexicon, doc, error);
+            if (!fresh) {
+                spdlog::error("event=config_reload_failed trigger={} file=lexicon error=\"{}\"",
+                              trigger, error);
+                stats.config_reloaded(false);
+                return;
+            }
+            ks::config served = cfg;
+            served.tags = loaded.cfg.tags;
+            served.languages = loaded.cfg.languages;
+            served.crisis_resources = loaded.cfg.crisis_resources;
+            std::vector<std::string> tags, languages;
+            for (const auto& t : served.tags)
+                tags.push_back(t.id);
+            for (const auto& l : served.languages)
+                languages.push_back(l.id);
+            const auto version = doc.version;
+            routes.reload(served, std::move(doc));
+            matching_service.reload_catalog(
+                std::move(tags), std::move(languages),
+                std::make_shared<const kindred::moderation::lexicon>(std::move(*fresh)));
+            stats.config_reloaded(true);
+            spdlog::info("event=config_reloaded trigger={} tags={} languages={} "
+                         "crisis_resources={} lexicon_version={}",
+                         trigger, served.tags.size(), served.languages.size(),
+                         served.crisis_resources.size(), version);
+        });
+    };
+    net::signal_set hup(io, SIGHUP);
+    std::function<void()> wait_hup = [&] {
+        hup.async_wait([&](boost::system::error_code ec, int) {
+            if (ec) return;
+            reload("sighup");
+            wait_hup();
+        });
+    };
+    wait_hup();
+    // Untrusted payload: only {"type":"reload"} counts; the rest is ignored.
+    bus.subscribe("ctl:reload", [&](std::string_view, std::string_view payload) {
+        boost::system::error_code ec;
+        auto v = boost::json::parse(payload, ec);
+        if (ec || !v.is_object()) return;
+        const auto* type = v.as_object().if_contains("type");
+        if (type && type->is_string() && type->as_string() == "reload") reload("ctl");
     });
 
     // The relaxation pass every second; presence every third of its TTL.
@@ -510,6 +616,39 @@ int run(ks::config cfg) {
     };
     repage_tick();
 
+    // The cluster gauges of /metrics (queue by tag and language, shifts, escalations,
+    // instances): read from Redis on a timer, never per scrape, so scrapes cost nothing.
+    ks::ops_status_options status_opts;
+    status_opts.matching_prefix = mopts.key_prefix;
+    status_opts.moderation_prefix = modopts.key_prefix;
+    status_opts.imminent_ack_s = cfg.timing.imminent_ack_s;
+    status_opts.high_ack_s = cfg.timing.high_ack_s;
+    net::steady_timer status_timer(match_strand);
+    std::function<void()> status_tick;
+    bool status_failing = false;
+    status_tick = [&] {
+        if (ctx.draining.load()) return;
+        ks::read_cluster_status(
+            redis, status_opts, now_unix_ms(),
+            [&](boost::system::error_code ec, ks::cluster_status st) {
+                if (ec) {
+                    if (!status_failing)
+                        spdlog::warn("event=status_read_failed error=\"{}\"", ec.message());
+                    status_failing = true;
+                } else {
+                    status_failing = false;
+                    stats.set_cluster(ks::gauges_of(st, status_opts));
+                }
+                net::post(match_strand, [&] {
+                    status_timer.expires_after(std::chrono::seconds(cfg.timing.status_poll_s));
+                    status_timer.async_wait([&](boost::system::error_code e) {
+                        if (!e) status_tick();
+                    });
+                });
+            });
+    };
+    net::post(match_strand, [&] { status_tick(); });
+
     redis.start();
     mod_redis.start();
     ins_redis.start();
@@ -520,8 +659,8 @@ int run(ks::config cfg) {
         std::cerr << "kindred-server: --port-file: cannot write " << cfg.port_file << '\n';
         return exit_bad_config;
     }
-    spdlog::info("event=listening port={} instance={} threads={} dev_mode={}", listener.port(),
-                 cfg.instance_id, threads, cfg.dev_mode);
+    spdlog::info("event=listening port={} instance={} threads={} dev_mode={} tls={}",
+                 listener.port(), cfg.instance_id, threads, cfg.dev_mode, !cfg.tls_cert.empty());
 
     std::vector<std::thread> workers;
     workers.reserve(threads - 1);
@@ -554,7 +693,7 @@ int main(int argc, char** argv) {
         break;
     }
     try {
-        return run(std::move(loaded.cfg));
+        return run(std::move(loaded.cfg), args);
     } catch (const std::exception& e) {
         std::cerr << "kindred-server: " << e.what() << '\n';
         return exit_failure;

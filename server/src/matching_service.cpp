@@ -98,6 +98,11 @@ matching_service::matching_service(matching::matching_store& matching,
     , bus_(bus)
     , connections_(connections)
     , options_(std::move(options)) {
+    auto view = std::make_shared<catalog_view>();
+    view->tags = options_.catalog_tags;
+    view->languages = options_.catalog_languages;
+    view->lexicon = options_.lexicon;
+    catalog_ = std::move(view);
     bus_.on_notice("matched", [this](const std::string& session, const json::object& body) {
         matched_at_seeker(session, body);
     });
@@ -151,12 +156,29 @@ void matching_service::handle(service_request r, answer_handler h) {
     h(error_answer(r.id, error_code::unavailable, "not implemented yet"));
 }
 
+std::shared_ptr<const matching_service::catalog_view> matching_service::catalog() const {
+    std::lock_guard lock(catalog_mutex_);
+    return catalog_;
+}
+
+void matching_service::reload_catalog(std::vector<std::string> tags,
+                                      std::vector<std::string> languages,
+                                      std::shared_ptr<const moderation::lexicon> lexicon) {
+    auto view = std::make_shared<catalog_view>();
+    view->tags = std::move(tags);
+    view->languages = std::move(languages);
+    std::lock_guard lock(catalog_mutex_);
+    view->owned = lexicon ? std::move(lexicon) : catalog_->owned;
+    view->lexicon = view->owned ? view->owned.get() : catalog_->lexicon;
+    catalog_ = std::move(view);
+}
+
 void matching_service::request_match(service_request r, answer_handler h) {
     auto& m = std::get<protocol::request_match>(r.message);
-    if (auto bad = first_not_in(m.tags, options_.catalog_tags, "tags", "unknown tag"); !bad.empty())
+    const auto cat = catalog();
+    if (auto bad = first_not_in(m.tags, cat->tags, "tags", "unknown tag"); !bad.empty())
         return h(error_answer(r.id, error_code::bad_message, bad));
-    if (auto bad =
-            first_not_in(m.languages, options_.catalog_languages, "languages", "unknown language");
+    if (auto bad = first_not_in(m.languages, cat->languages, "languages", "unknown language");
         !bad.empty())
         return h(error_answer(r.id, error_code::bad_message, bad));
 
@@ -165,10 +187,10 @@ void matching_service::request_match(service_request r, answer_handler h) {
     // The intake text is never logged or stored; only the level is.
     auto risk = protocol::risk::none;
     auto triage_category = protocol::category::other;
-    if (m.intake && options_.lexicon) {
+    if (m.intake && cat->lexicon) {
         auto best = moderation::level::none;
         for (const auto& language : m.languages) {
-            const auto a = options_.lexicon->assess(language, *m.intake);
+            const auto a = cat->lexicon->assess(language, *m.intake);
             if (a.risk > best) {
                 best = a.risk;
                 triage_category =
@@ -283,14 +305,13 @@ void matching_service::shift_start(service_request r, answer_handler h) {
     auto m = std::get<protocol::shift_start>(r.message);
     if (m.capacity < 1 || m.capacity > 5)
         return h(error_answer(r.id, error_code::bad_message, "capacity: must be 1 to 5"));
-    if (auto bad = first_not_in(m.tags, options_.catalog_tags, "tags", "unknown tag"); !bad.empty())
+    const auto cat = catalog();
+    if (auto bad = first_not_in(m.tags, cat->tags, "tags", "unknown tag"); !bad.empty())
         return h(error_answer(r.id, error_code::bad_message, bad));
-    if (auto bad =
-            first_not_in(m.languages, options_.catalog_languages, "languages", "unknown language");
+    if (auto bad = first_not_in(m.languages, cat->languages, "languages", "unknown language");
         !bad.empty())
         return h(error_answer(r.id, error_code::bad_message, bad));
-    if (auto bad =
-            check_shift_options(m.wont_take, m.planned_end_at, options_.catalog_tags, now_ms());
+    if (auto bad = check_shift_options(m.wont_take, m.planned_end_at, cat->tags, now_ms());
         !bad.empty())
         return h(error_answer(r.id, error_code::bad_message, bad));
     const std::string peer_id = r.staff->username;

@@ -52,6 +52,138 @@ double latency_histogram::sum_seconds() const {
     return static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
 }
 
+histogram::histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds))
+    , buckets_(new std::atomic<std::uint64_t>[bounds_.size()]) {
+    for (std::size_t i = 0; i < bounds_.size(); ++i)
+        buckets_[i].store(0, std::memory_order_relaxed);
+}
+
+void histogram::observe_seconds(double s) {
+    if (!(s >= 0)) s = 0; // negative or NaN (a clock step): counted as zero
+    for (std::size_t i = 0; i < bounds_.size(); ++i) {
+        if (s <= bounds_[i]) {
+            buckets_[i].fetch_add(1, std::memory_order_relaxed);
+            break;
+        }
+    }
+    // Microseconds: 2^64 µs is half a million years of summed waits.
+    sum_us_.fetch_add(static_cast<std::uint64_t>(s * 1e6), std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t histogram::cumulative(std::size_t i) const {
+    std::uint64_t total = 0;
+    for (std::size_t j = 0; j <= i && j < bounds_.size(); ++j)
+        total += buckets_[j].load(std::memory_order_relaxed);
+    return total;
+}
+
+double histogram::sum_seconds() const {
+    return static_cast<double>(sum_us_.load(std::memory_order_relaxed)) / 1e6;
+}
+
+void labelled_histogram::observe_seconds(std::string_view label, double s) {
+    histogram* h = nullptr;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = values_.find(label);
+        if (it == values_.end()) {
+            std::string key = values_.size() >= labelled_counter::max_labels ? std::string("other")
+                                                                             : std::string(label);
+            it = values_.find(key);
+            if (it == values_.end())
+                it = values_.emplace(std::move(key), std::make_unique<histogram>(bounds_)).first;
+        }
+        h = it->second.get();
+    }
+    h->observe_seconds(s);
+}
+
+std::map<std::string, const histogram*> labelled_histogram::snapshot() const {
+    std::lock_guard lock(mutex_);
+    std::map<std::string, const histogram*> out;
+    for (const auto& [k, v] : values_)
+        out.emplace(k, v.get());
+    return out;
+}
+
+void gauge_family::replace(std::map<std::string, double> values) {
+    std::lock_guard lock(mutex_);
+    values_ = std::move(values);
+}
+
+std::map<std::string, double> gauge_family::snapshot() const {
+    std::lock_guard lock(mutex_);
+    return values_;
+}
+
+namespace {
+// Queue waits: seconds to an hour. Time to acknowledge: the imminent deadline is 30 s by
+// default, high 120 s. Relay latency: like Redis commands (it is one script and a publish).
+std::vector<double> wait_bounds() {
+    return {1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600};
+}
+std::vector<double> ack_bounds() {
+    return {1, 5, 10, 15, 30, 60, 120, 300, 600, 1800};
+}
+std::vector<double> relay_bounds() {
+    return {latency_histogram::bounds.begin(), latency_histogram::bounds.end()};
+}
+} // namespace
+
+metrics::metrics()
+    : wait_(wait_bounds())
+    , relay_latency_(relay_bounds())
+    , time_to_ack_(ack_bounds()) {}
+
+void metrics::session_role_opened(int role) {
+    if (role >= 0 && role < static_cast<int>(roles_.size()))
+        roles_[static_cast<std::size_t>(role)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::session_role_closed(int role) {
+    if (role >= 0 && role < static_cast<int>(roles_.size()))
+        roles_[static_cast<std::size_t>(role)].fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::int64_t metrics::sessions_of_role(int role) const {
+    if (role < 0 || role >= static_cast<int>(roles_.size())) return 0;
+    return roles_[static_cast<std::size_t>(role)].load(std::memory_order_relaxed);
+}
+
+void metrics::match_made(bool relaxed, const std::vector<std::string>& tags, double waited_s) {
+    matches_.add(relaxed ? "true" : "false");
+    for (const auto& t : tags)
+        wait_.observe_seconds(t, waited_s);
+}
+
+void metrics::message_relayed(std::chrono::steady_clock::time_point received) {
+    relayed_.fetch_add(1, std::memory_order_relaxed);
+    relay_latency_.observe_seconds(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
+}
+
+void metrics::set_cluster(cluster_gauges g) {
+    queue_length_.replace(std::move(g.queue_length));
+    queue_oldest_.replace(std::move(g.queue_oldest_wait_s));
+    peers_on_shift_.replace(std::move(g.peers_on_shift));
+    free_slots_.replace(std::move(g.free_slots));
+    escalations_open_.replace(std::move(g.escalations_open));
+    escalations_overdue_.replace(std::move(g.escalations_overdue));
+    oldest_unacked_.replace(std::move(g.oldest_unacknowledged_s));
+    instances_.store(g.instances, std::memory_order_relaxed);
+    cluster_read_.store(true, std::memory_order_relaxed);
+}
+
+std::string label_pair(std::string_view name, std::string_view value) {
+    std::string out(name);
+    out += "=\"";
+    out += escape_label_value(value);
+    out += '"';
+    return out;
+}
+
 void metrics::http_response(unsigned status) {
     http_responses_.add(std::to_string(status));
 }
@@ -110,6 +242,32 @@ std::string format_double(double v) {
     return buf;
 }
 
+void render_histogram(std::string& out, const char* name, const std::string& labels,
+                      const histogram& h) {
+    const std::string prefix = labels.empty() ? std::string("{") : "{" + labels + ",";
+    for (std::size_t i = 0; i < h.bounds().size(); ++i)
+        out += std::string(name) + "_bucket" + prefix + "le=\"" + format_double(h.bounds()[i]) +
+               "\"} " + std::to_string(h.cumulative(i)) + "\n";
+    auto count = h.count();
+    auto finite = h.cumulative(h.bounds().size() - 1);
+    if (count < finite) count = finite;
+    const std::string suffix = labels.empty() ? std::string() : "{" + labels + "}";
+    out += std::string(name) + "_bucket" + prefix + "le=\"+Inf\"} " + std::to_string(count) + "\n";
+    out += std::string(name) + "_sum" + suffix + " " + format_double(h.sum_seconds()) + "\n";
+    out += std::string(name) + "_count" + suffix + " " + std::to_string(count) + "\n";
+}
+
+void render_labelled_histogram(std::string& out, const char* name, const char* label,
+                               const labelled_histogram& h) {
+    for (const auto& [value, hist] : h.snapshot())
+        render_histogram(out, name, label_pair(label, value), *hist);
+}
+
+void render_gauges(std::string& out, const char* name, const gauge_family& g) {
+    for (const auto& [labels, v] : g.snapshot())
+        out += std::string(name) + "{" + labels + "} " + format_double(v) + "\n";
+}
+
 } // namespace
 
 std::string metrics::render() const {
@@ -155,6 +313,72 @@ std::string metrics::render() const {
     out +=
         "kindred_redis_command_seconds_sum " + format_double(redis_latency_.sum_seconds()) + "\n";
     out += "kindred_redis_command_seconds_count " + std::to_string(count) + "\n";
+    family(out, "kindred_redis_errors_total", "counter",
+           "Redis commands that failed (timeout, connection lost, error reply), by connection.");
+    labelled(out, "kindred_redis_errors_total", "connection", redis_errors_);
+    family(out, "kindred_redis_up", "gauge", "1 while the last Redis PING succeeded.");
+    out += "kindred_redis_up ";
+    out += redis_up_.load(std::memory_order_relaxed) ? "1\n" : "0\n";
+
+    // ---- operations (issue #9) ----
+    family(out, "kindred_draining", "gauge", "1 once SIGTERM started the drain.");
+    out += "kindred_draining ";
+    out += draining_.load(std::memory_order_relaxed) ? "1\n" : "0\n";
+    family(out, "kindred_sessions", "gauge",
+           "Connections holding a session (after a successful hello), by role.");
+    static constexpr const char* role_names[] = {"seeker", "peer", "moderator"};
+    for (std::size_t i = 0; i < roles_.size(); ++i)
+        out += std::string("kindred_sessions{role=\"") + role_names[i] + "\"} " +
+               std::to_string(roles_[i].load(std::memory_order_relaxed)) + "\n";
+    family(out, "kindred_matches_total", "counter",
+           "Matches claimed by this instance, by whether the request had relaxed its tags.");
+    labelled(out, "kindred_matches_total", "relaxed", matches_);
+    family(out, "kindred_queue_wait_seconds", "histogram",
+           "Time from request_match to the match, under each tag the seeker asked for.");
+    render_labelled_histogram(out, "kindred_queue_wait_seconds", "tag", wait_);
+    family(out, "kindred_messages_relayed_total", "counter",
+           "Chat messages stored and published by this instance (duplicates not counted).");
+    out += "kindred_messages_relayed_total " +
+           std::to_string(relayed_.load(std::memory_order_relaxed)) + "\n";
+    family(out, "kindred_relay_latency_seconds", "histogram",
+           "From a send received to its message stored and published (about 1 in 16 sampled).");
+    render_histogram(out, "kindred_relay_latency_seconds", {}, relay_latency_);
+    family(out, "kindred_escalation_ack_seconds", "histogram",
+           "From an escalation raised to its acknowledgement, by level.");
+    render_labelled_histogram(out, "kindred_escalation_ack_seconds", "level", time_to_ack_);
+    family(out, "kindred_config_reloads_total", "counter",
+           "Reloads of the catalog, crisis resources and lexicon, by result.");
+    labelled(out, "kindred_config_reloads_total", "result", reloads_);
+
+    // Cluster-wide, read from Redis on a timer by every instance (aggregate with max()).
+    family(out, "kindred_cluster_status_ok", "gauge",
+           "1 once the cluster gauges below have been read from Redis at least once.");
+    out += "kindred_cluster_status_ok ";
+    out += cluster_read_.load(std::memory_order_relaxed) ? "1\n" : "0\n";
+    family(out, "kindred_instances", "gauge", "Live instances in the registry (cluster-wide).");
+    out += "kindred_instances " + format_double(instances_.load(std::memory_order_relaxed)) + "\n";
+    family(out, "kindred_queue_length", "gauge",
+           "Waiting requests asking for a tag and language (cluster-wide; a request asking for "
+           "two tags counts under both).");
+    render_gauges(out, "kindred_queue_length", queue_length_);
+    family(out, "kindred_queue_oldest_wait_seconds", "gauge",
+           "How long the oldest waiting request for a tag and language has waited.");
+    render_gauges(out, "kindred_queue_oldest_wait_seconds", queue_oldest_);
+    family(out, "kindred_peers_on_shift", "gauge",
+           "Peers on shift (on and present) for a tag (cluster-wide).");
+    render_gauges(out, "kindred_peers_on_shift", peers_on_shift_);
+    family(out, "kindred_peer_free_slots", "gauge",
+           "Free conversation slots of the peers on shift for a tag (cluster-wide).");
+    render_gauges(out, "kindred_peer_free_slots", free_slots_);
+    family(out, "kindred_escalations_open", "gauge",
+           "Unresolved escalations by level and state (open, acknowledged; cluster-wide).");
+    render_gauges(out, "kindred_escalations_open", escalations_open_);
+    family(out, "kindred_escalations_overdue", "gauge",
+           "Open (unacknowledged) escalations past their level's deadline (cluster-wide).");
+    render_gauges(out, "kindred_escalations_overdue", escalations_overdue_);
+    family(out, "kindred_escalation_oldest_unacknowledged_seconds", "gauge",
+           "Age of the oldest unacknowledged escalation, by level (cluster-wide).");
+    render_gauges(out, "kindred_escalation_oldest_unacknowledged_seconds", oldest_unacked_);
     return out;
 }
 

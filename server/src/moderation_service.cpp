@@ -287,6 +287,7 @@ void moderation_service::acknowledge(service_request r, answer_handler h, bool r
         h(ok_answer(id));
         if (resolve && options_.insights)
             options_.insights->resolved(res.second.conversation_id, res.second.outcome);
+        if (options_.on_transition) options_.on_transition(res.second, resolve);
         fan_out(res.second);
     };
     if (resolve) {

@@ -386,3 +386,27 @@ TEST(Config, PerTypeRateLimitsRejectZero) {
         EXPECT_NE(r.text.find(flag + 2), std::string::npos) << r.text;
     }
 }
+
+// ---- operations (issue #9) ----
+
+TEST(Config, TlsCertAndKeyComeTogether) {
+    auto both = load({"--tls-cert", "c.pem", "--tls-key", "k.pem", "--status-poll-s", "2"});
+    ASSERT_EQ(both.what, ks::load_result::action::run) << both.text;
+    EXPECT_EQ(both.cfg.tls_cert, "c.pem");
+    EXPECT_EQ(both.cfg.tls_key, "k.pem");
+    EXPECT_EQ(both.cfg.timing.status_poll_s, 2u);
+    auto env = load({}, {{"KINDRED_TLS_CERT", "c.pem"}, {"KINDRED_TLS_KEY", "k.pem"}});
+    ASSERT_EQ(env.what, ks::load_result::action::run) << env.text;
+    EXPECT_EQ(env.cfg.tls_key, "k.pem");
+    auto cert_only = load({"--tls-cert", "c.pem"});
+    EXPECT_EQ(cert_only.what, ks::load_result::action::fail);
+    EXPECT_NE(cert_only.text.find("--tls-cert"), std::string::npos) << cert_only.text;
+    auto key_only = load({}, {{"KINDRED_TLS_KEY", "k.pem"}});
+    EXPECT_EQ(key_only.what, ks::load_result::action::fail);
+    EXPECT_NE(key_only.text.find("--tls-key"), std::string::npos) << key_only.text;
+    auto none = load({});
+    EXPECT_TRUE(none.cfg.tls_cert.empty());
+    EXPECT_EQ(none.cfg.timing.status_poll_s, 5u);
+    EXPECT_EQ(load({"--status-poll-s", "0"}).what, ks::load_result::action::fail);
+    EXPECT_NE(ks::help_text().find("--tls-cert"), std::string::npos);
+}

@@ -1,5 +1,6 @@
 // metrics_test.cpp — Prometheus text rendering of every family /metrics promises.
 #include <kindred/server/metrics.hpp>
+#include <kindred/server/ops_status.hpp>
 
 #include <gtest/gtest.h>
 
@@ -53,4 +54,83 @@ TEST(Metrics, LabelValuesAreEscapedAndCapped) {
     EXPECT_EQ(c.snapshot().size(), ks::labelled_counter::max_labels + 1);
     EXPECT_EQ(c.value("other"), 10u);
     EXPECT_EQ(ks::escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+// ---- operations (issue #9) ----
+
+TEST(Metrics, RolesMatchesWaitsAndRelayedMessagesMove) {
+    ks::metrics m;
+    m.session_role_opened(0);
+    m.session_role_opened(1);
+    m.session_role_opened(1);
+    m.session_role_closed(1);
+    m.session_role_opened(7); // out of range: ignored, never UB
+    m.match_made(false, {"grief", "loss"}, 12.0);
+    m.match_made(true, {"grief"}, 90.0);
+    m.message_relayed();
+    m.message_relayed(std::chrono::steady_clock::now());
+    m.escalation_acknowledged("imminent", 20.0);
+    m.redis_error("cmd");
+    auto text = m.render();
+    EXPECT_NE(text.find("kindred_sessions{role=\"seeker\"} 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("kindred_sessions{role=\"peer\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("kindred_sessions{role=\"moderator\"} 0\n"), std::string::npos);
+    EXPECT_NE(text.find("kindred_matches_total{relaxed=\"false\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("kindred_matches_total{relaxed=\"true\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("kindred_queue_wait_seconds_bucket{tag=\"grief\",le=\"30\"} 1\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("kindred_queue_wait_seconds_bucket{tag=\"grief\",le=\"120\"} 2\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("kindred_queue_wait_seconds_count{tag=\"loss\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("kindred_queue_wait_seconds_sum{tag=\"grief\"} 102\n"), std::string::npos);
+    EXPECT_NE(text.find("kindred_messages_relayed_total 2\n"), std::string::npos);
+    EXPECT_NE(text.find("kindred_relay_latency_seconds_count 1\n"), std::string::npos);
+    EXPECT_NE(text.find("kindred_escalation_ack_seconds_bucket{level=\"imminent\",le=\"30\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("kindred_redis_errors_total{connection=\"cmd\"} 1\n"), std::string::npos);
+}
+
+TEST(Metrics, RelaySampleIsAboutOneInSixteen) {
+    int sampled = 0;
+    for (int i = 0; i < 160; ++i)
+        sampled += ks::metrics::relay_sample() ? 1 : 0;
+    EXPECT_EQ(sampled, 10);
+}
+
+TEST(OpsStatus, ParsesTheScriptsAnswersAndBuildsGauges) {
+    ks::cluster_status s;
+    s.now_ms = 100'000;
+    ASSERT_TRUE(ks::parse_queue_answer(
+        R"({"waiting":2,"queues":[["grief","en",2,40000],["grief","es",1,70000]],)"
+        R"("shifts":[["grief",1,1,2]]})",
+        s));
+    ASSERT_TRUE(ks::parse_escalations_answer(
+        R"([["e1","imminent","open",50000,0,1],["e2","high","acknowledged",10000,20000,0]])", s));
+    ASSERT_TRUE(ks::parse_instances_answer(R"([["a",1000,99000,3,1,1,0,false,14]])", s));
+    // cjson's empty table is {}: no entries, not an error.
+    ks::cluster_status empty;
+    EXPECT_TRUE(ks::parse_queue_answer(R"({"waiting":0,"queues":{},"shifts":{}})", empty));
+    EXPECT_TRUE(ks::parse_escalations_answer("{}", empty));
+    EXPECT_FALSE(ks::parse_escalations_answer("[[1]]", empty));
+    EXPECT_FALSE(ks::parse_instances_answer("not json", empty));
+
+    ks::ops_status_options o; // imminent deadline 30 s
+    auto g = ks::gauges_of(s, o);
+    EXPECT_EQ(g.queue_length.at(R"(tag="grief",language="en")"), 2);
+    EXPECT_EQ(g.queue_oldest_wait_s.at(R"(tag="grief",language="en")"), 60);
+    EXPECT_EQ(g.peers_on_shift.at(R"(tag="grief")"), 1);
+    EXPECT_EQ(g.escalations_open.at(R"(level="imminent",state="open")"), 1);
+    EXPECT_EQ(g.escalations_open.at(R"(level="low",state="open")"), 0);
+    EXPECT_EQ(g.escalations_overdue.at(R"(level="imminent")"), 1); // 50 s > 30 s
+    EXPECT_EQ(g.escalations_overdue.at(R"(level="high")"), 0);     // acknowledged
+    EXPECT_EQ(g.oldest_unacknowledged_s.at(R"(level="imminent")"), 50);
+    EXPECT_EQ(g.instances, 1);
+
+    auto j = ks::status_json(s, o);
+    EXPECT_EQ(j.at("waiting").as_int64(), 2);
+    EXPECT_EQ(j.at("escalations").as_array().at(0).at("overdue").as_bool(), true);
+    auto table = ks::status_table(s, o);
+    EXPECT_NE(table.find("OVERDUE"), std::string::npos) << table;
+    EXPECT_NE(table.find("grief"), std::string::npos);
 }

@@ -6,12 +6,18 @@
 #include "integration_support.hpp"
 #include <kindred/testsupport/process.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <thread>
 
 namespace kindred::itest {
 namespace {
@@ -67,6 +73,145 @@ private:
 };
 
 class ChatCli : public integration_test {};
+
+// A load balancer in miniature: accepts on a loopback port and forwards each connection, byte
+// for byte, to the backend port set at that moment (switch_to). Taking an instance out of
+// rotation is what a real one does when the instance drains. Threading: one accept thread
+// plus one thread per connection; the destructor closes everything and joins them.
+class switch_proxy {
+public:
+    explicit switch_proxy(unsigned short backend)
+        : backend_(backend) {
+        listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            ::listen(listen_fd_, 16) != 0 ||
+            ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+            throw std::runtime_error("switch_proxy: cannot listen");
+        port_ = ntohs(a.sin_port);
+        accept_thread_ = std::thread([this] { accept_loop(); });
+    }
+    ~switch_proxy() {
+        stopping_ = true;
+        ::shutdown(listen_fd_, SHUT_RDWR);
+        ::close(listen_fd_);
+        accept_thread_.join();
+        for (auto& t : pumps_)
+            t.join();
+    }
+    switch_proxy(const switch_proxy&) = delete;
+    switch_proxy& operator=(const switch_proxy&) = delete;
+
+    unsigned short port() const { return port_; }
+    void switch_to(unsigned short backend) { backend_ = backend; }
+
+private:
+    void accept_loop() {
+        while (!stopping_) {
+            const int client = ::accept(listen_fd_, nullptr, nullptr);
+            if (client < 0) return;
+            const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            a.sin_port = htons(backend_.load());
+            if (server < 0 || ::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+                if (server >= 0) ::close(server);
+                ::close(client); // backend down: the client sees a close and retries
+                continue;
+            }
+            pumps_.emplace_back([this, client, server] { pump(client, server); });
+        }
+    }
+
+    // Copies both ways until either side closes (or the proxy stops), then closes both.
+    void pump(int a, int b) {
+        char buf[16384];
+        pollfd fds[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+        while (!stopping_) {
+            if (::poll(fds, 2, 100) < 0) break;
+            bool done = false;
+            for (int i = 0; i < 2 && !done; ++i) {
+                if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+                const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+                if (n <= 0) {
+                    done = true;
+                    break;
+                }
+                for (ssize_t off = 0; off < n;) {
+                    const ssize_t w =
+                        ::write(fds[1 - i].fd, buf + off, static_cast<size_t>(n - off));
+                    if (w <= 0) {
+                        done = true;
+                        break;
+                    }
+                    off += w;
+                }
+            }
+            if (done) break;
+        }
+        ::close(a);
+        ::close(b);
+    }
+
+    int listen_fd_ = -1;
+    unsigned short port_ = 0;
+    std::atomic<unsigned short> backend_;
+    std::atomic<bool> stopping_{false};
+    std::thread accept_thread_;
+    std::vector<std::thread> pumps_; // only the accept thread adds; joined after it ends
+};
+
+// Issue #9 item 5: SIGTERM's 1012 makes the C++ client (kindred-chat over chat_session)
+// reconnect — through the balancer, to the other instance — resume, and lose nothing.
+// What is done: a peer on B and a seeker through the proxy on A chat; the proxy takes A out of
+//   rotation and A gets SIGTERM; the peer writes while the seeker is away; then both write.
+// What must hold: A exits 0; the seeker's kindred-chat reports the close and "reconnected,
+//   session resumed" (not a new session), receives the line written while it was away, and
+//   what it writes afterwards reaches the peer; the peer never drops.
+TEST_F(ChatCli, SigtermedInstanceSeekerResumesOnTheOtherThroughTheBalancer) {
+    ::signal(SIGPIPE, SIG_IGN);
+    start_server({"--shutdown-grace-s", "3"});
+    auto b = another_server();
+    const auto pw = add_staff("river", "peer");
+    auto r = kindredctl(redis_.unix_address(), server_->config_path(),
+                        {"user", "certify", "river", "--tags", "grief", "--until", "2099-01-01"});
+    ASSERT_EQ(r.code, 0) << r.output;
+    ts::temp_dir dir("kindred-chat-drain");
+    switch_proxy balancer(port());
+
+    chat_process peer(dir.path(), "peer",
+                      {"--url", "ws://127.0.0.1:" + std::to_string(b->port()), "peer", "--username",
+                       "river", "--password-stdin", "--tags", "grief", "--languages", "en",
+                       "--identity-file", (dir.path() / "river.identity").string()});
+    peer.type(pw);
+    ASSERT_TRUE(peer.printed("* shift on")) << peer.log();
+    chat_process seeker(dir.path(), "seeker",
+                        {"--url", "ws://127.0.0.1:" + std::to_string(balancer.port()), "seeker",
+                         "--tags", "grief", "--languages", "en"});
+    ASSERT_TRUE(seeker.printed("you are talking with Alias river")) << seeker.log();
+    seeker.type("before the drain 1a2b");
+    ASSERT_TRUE(peer.printed("seeker: before the drain 1a2b")) << peer.log();
+
+    balancer.switch_to(b->port());
+    server_->signal(SIGTERM);
+    EXPECT_TRUE(seeker.printed("* connection lost (closed 1012)")) << seeker.log();
+    peer.type("while you were away 5e6f");
+    EXPECT_TRUE(seeker.printed("* reconnected, session resumed")) << seeker.log();
+    EXPECT_TRUE(seeker.printed(": while you were away 5e6f")) << seeker.log();
+    seeker.type("after the drain 9c8d");
+    EXPECT_TRUE(peer.printed("seeker: after the drain 9c8d")) << peer.log();
+    EXPECT_EQ(server_->wait_exit(10s), 0) << server_->log();
+    EXPECT_EQ(peer.log().find("connection lost"), std::string::npos) << peer.log();
+    // Each line arrived once.
+    const auto seeker_log = seeker.log();
+    EXPECT_EQ(seeker_log.find("5e6f"), seeker_log.rfind("5e6f")) << seeker_log;
+    const auto peer_log = peer.log();
+    EXPECT_EQ(peer_log.find("9c8d"), peer_log.rfind("9c8d")) << peer_log;
+}
 
 TEST_F(ChatCli, SeekerOnAAndPeerOnBChatThroughKindredChat) {
     ::signal(SIGPIPE, SIG_IGN); // a write to a FIFO whose reader died must fail, not kill us

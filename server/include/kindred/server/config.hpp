@@ -75,6 +75,7 @@ struct timing_config {
     std::uint32_t shutdown_grace_s = 5;
     std::uint32_t token_lifetime_s = 43200; // staff login tokens (12 h)
     std::uint32_t token_recheck_ms = 500;   // open staff sockets re-check their token this often
+    std::uint32_t status_poll_s = 5;        // cluster gauges of /metrics are read this often
 };
 
 struct config {
@@ -94,6 +95,9 @@ struct config {
     // The crisis lexicon (moderation/lexicon/SPEC.md), loaded once at start-up; relative paths
     // are resolved against the working folder, like web_root.
     std::string lexicon = "moderation/lexicon/lexicon.json";
+    // TLS (issue #9): both set → HTTPS and WSS on the listen port, plain text refused.
+    std::string tls_cert; // PEM certificate chain file
+    std::string tls_key;  // PEM private key file
     std::string log_level = "info";
     std::string port_file;   // empty = none
     std::string config_file; // the file that was loaded, empty when none

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -137,13 +139,26 @@ public:
     // The same for a request without body or Authorization.
     route_result route(std::string_view method, std::string_view target, bool is_upgrade) const;
 
+    // A reload (SIGHUP, `kindredctl reload`): /v1/config and /v1/lexicon serve the new
+    // catalog, crisis resources and lexicon from the next request on. Any thread.
+    void reload(const config& cfg, std::optional<lexicon_document> lexicon);
+
 private:
+    // What /v1/config and /v1/lexicon serve; replaced whole by reload().
+    struct served {
+        std::string client_config;
+        std::optional<lexicon_document> lexicon;
+        std::string lexicon_etag;
+    };
+    static std::shared_ptr<const served> make_served(const config& cfg,
+                                                     std::optional<lexicon_document> lexicon);
+    std::shared_ptr<const served> current() const;
+
     std::filesystem::path web_root_;
     const metrics& metrics_;
     std::function<bool()> ready_;
-    std::string client_config_;
-    std::optional<lexicon_document> lexicon_;
-    std::string lexicon_etag_;
+    mutable std::mutex served_mutex_;
+    std::shared_ptr<const served> served_;
 };
 
 } // namespace kindred::server

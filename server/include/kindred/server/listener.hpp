@@ -28,6 +28,9 @@ public:
 
     // Resolves host (numeric or a name), binds and listens. Port 0 picks a free port.
     boost::system::error_code open(const std::string& host, std::uint16_t port);
+    // Serve HTTPS and WSS instead of plain text (before start()). Returns "" or the error,
+    // naming the option (--tls-cert / --tls-key) and the file.
+    std::string enable_tls(const std::string& cert_file, const std::string& key_file);
     // The bound port (after open).
     std::uint16_t port() const;
     void start();

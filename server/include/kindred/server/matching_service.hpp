@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -104,6 +105,12 @@ public:
         options_.before_enqueue = std::move(before_enqueue);
     }
 
+    // A reload (SIGHUP, `kindredctl reload`; issue #9): requests from now on are checked
+    // against this catalog and triaged with this lexicon (null: keep the current one).
+    // Any thread; a request already being handled finishes with what it started with.
+    void reload_catalog(std::vector<std::string> tags, std::vector<std::string> languages,
+                        std::shared_ptr<const moderation::lexicon> lexicon);
+
     // `peer:{username}` → the peer's current session (so a match made on any instance can
     // reach it).
     static std::string peer_session_key(std::string_view peer_id);
@@ -142,6 +149,16 @@ private:
     event_bus& bus_;
     connection_registry& connections_;
     matching_service_options options_;
+
+    struct catalog_view {
+        std::vector<std::string> tags;
+        std::vector<std::string> languages;
+        std::shared_ptr<const moderation::lexicon> owned; // after a reload
+        const moderation::lexicon* lexicon = nullptr;
+    };
+    std::shared_ptr<const catalog_view> catalog() const;
+    mutable std::mutex catalog_mutex_;
+    std::shared_ptr<const catalog_view> catalog_;
 
     std::mutex mutex_;
     std::unordered_map<std::string, std::string> intakes_; // session → intake (memory only)

@@ -57,6 +57,9 @@ struct moderation_service_options {
     std::function<std::int64_t()> clock;
     // Programme insights: escalations raised (by level) and resolved (by outcome). Optional.
     insights_recorder* insights = nullptr;
+    // After an acknowledge or resolve changed an escalation here (metrics: time to
+    // acknowledge). resolved: the transition was a resolve.
+    std::function<void(const moderation::escalation_record&, bool resolved)> on_transition;
 };
 
 class moderation_service final : public service_router {

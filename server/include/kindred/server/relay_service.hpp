@@ -34,6 +34,7 @@ namespace kindred::server {
 
 class event_bus;
 class delivery_tracker;
+class metrics;
 struct tracked_message;
 
 struct relay_service_options {
@@ -47,6 +48,8 @@ struct relay_service_options {
     // Once per conversation that ends (however it ends), with its peer: the moderation
     // service's cooldown check. Optional.
     std::function<void(const std::string& conversation, const std::string& peer)> on_ended;
+    // Relayed messages and (sampled) relay latency; one relaxed add per message. Optional.
+    metrics* stats = nullptr;
 };
 
 class relay_service final : public service_router {
