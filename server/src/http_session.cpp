@@ -248,7 +248,7 @@ private:
         if (!ctx_.insights)
             return send(error_response(503, "unavailable", "insights are not available"), version,
                         keep_alive, head);
-        ctx_.insights(std::move(action), [self = shared_from_this(), version, keep_alive,
+        ctx_.insights(std::move(action), [self = this->shared_from_this(), version, keep_alive,
                                           head](http_response_spec spec) {
             net::post(self->stream_.get_executor(), [self, spec = std::move(spec), version,
                                                      keep_alive, head]() mutable {

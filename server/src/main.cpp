@@ -490,8 +490,8 @@ int run(ks::config cfg, const std::vector<std::string>& args) {
 
     ks::listener listener(io, ctx);
     if (!cfg.tls_cert.empty()) {
-        if (auto why = listener.enable_tls(cfg.tls_cert, cfg.tls_key); !why.empty()) {
-            std::cerr << "kindred-server: " << why << '\n';
+        if (auto tls_error = listener.enable_tls(cfg.tls_cert, cfg.tls_key); !tls_error.empty()) {
+            std::cerr << "kindred-server: " << tls_error << '\n';
             return exit_bad_config;
         }
     }
