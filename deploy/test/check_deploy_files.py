@@ -8,7 +8,13 @@ compose, systemd, Kubernetes, nginx) and docs/operations.md consistent with the 
   server (--help) and of config/kindred.sample.json;
 - the server's port agrees across Dockerfile, compose, nginx, Kubernetes and systemd, and every
   health path used is a route the server has (readiness on /readyz, liveness on /healthz);
-- every kindredctl command and kindred_* metric named in docs/operations.md exists;
+- every kindredctl command named in docs/operations.md or a deployment file exists, and every
+  kindred_* metric named in docs/operations.md, the Prometheus files and the Grafana dashboard
+  is registered in server/src/metrics.cpp (tests/integration/ops_test.cpp checks the alert
+  rules and the dashboard against a live scrape as well);
+- the alert rules and the dashboard are well-formed, Prometheus scrapes the job the
+  instance-down alert names and loads the rules, and every runbook link of an alert is a
+  heading of docs/operations.md;
 - the files the Dockerfile and compose copy or mount exist; the Dockerfile's runtime stage
   installs the package of every shared library the binaries link (where ldd and dpkg exist) and
   its build stage every -dev package of scripts/install-deps.sh;
@@ -139,14 +145,16 @@ class Facts:
         self.catalog_keys = {"languages", "tags", "crisis_resources"}
         with open(os.path.join(src, "config/kindred.sample.json"), encoding="utf-8") as f:
             self.sample_keys = flat_keys(json.loads(strip_json_comments(f.read())))
-        self.ctl_commands = set(re.findall(r"^\s+((?:user|audit) [a-z-]+|demo-seed)\b", ctl_help, re.M))
+        # The Commands section of kindredctl --help: "  user add NAME ...", "  status   (...)".
+        commands = ctl_help.split("Commands:", 1)[-1].split("Run `kindredctl", 1)[0]
+        self.ctl_commands = set(re.findall(r"^  ((?:user|audit) [a-z-]+|[a-z][a-z-]*)(?=\s|$)", commands, re.M))
         with open(os.path.join(src, "server/src/http_routes.cpp"), encoding="utf-8") as f:
             self.routes = set(re.findall(r'path == "(/[a-z0-9/]*)"', f.read()))
         with open(os.path.join(src, "server/src/metrics.cpp"), encoding="utf-8") as f:
             families = set(re.findall(r'"(kindred_[a-z_]+)', f.read()))
         self.metrics = families | {m + s for m in families for s in ("_bucket", "_sum", "_count")}
         self.ok = bool(self.flags["kindred-server"] and self.flags["kindredctl"] and self.server_env
-                       and self.file_keys and self.flags["cluster.sh"])
+                       and self.file_keys and self.flags["cluster.sh"] and self.ctl_commands)
 
 
 def check_text_file(c, facts, path, rel):
@@ -314,6 +322,64 @@ def main():
             c.check(int(str(svc.get("stop_grace_period", "10s")).rstrip("s")) > grace + 1,
                     f"deploy/compose.yaml: {name} stop_grace_period is above the drain time")
 
+    # kindredctl commands (the guide and the deployment files) and metric names that exist today.
+    ops = texts["docs/operations.md"]
+    ctl_verbs = r"(?:user|audit)\s+[a-z-]+|demo-seed|demo-insights|status|reload|report"
+    commands_named = 0
+    for rel, text in sorted(texts.items()):
+        for m in re.finditer(rf"\bkindredctl(?:\s+--[a-z-]+(?:\s+[^\s-]\S*)?)*\s+({ctl_verbs})\b", text):
+            command = re.sub(r"\s+", " ", m.group(1))
+            commands_named += 1
+            c.check(command in facts.ctl_commands, f"{rel}: kindredctl {command} is not a command")
+    c.check(commands_named >= 5, f"kindredctl commands found in the files ({commands_named})")
+    metric_files = ["docs/operations.md"] + [rel for rel in texts
+                                              if rel.startswith(("deploy/prometheus/", "deploy/grafana/"))]
+    for rel in sorted(metric_files):
+        named = set(re.findall(r"\b(kindred_[a-z_]+)\b", texts[rel]))
+        c.check(len(named) >= 3 or rel.endswith("prometheus.yml"), f"{rel} names metrics ({len(named)})")
+        for m in sorted(named):
+            c.check(m in facts.metrics, f"{rel}: metric {m} does not exist (server/src/metrics.cpp)")
+
+    # Alert rules, the Prometheus example and the dashboard: well-formed and wired together.
+    alerts = yaml.safe_load(texts["deploy/prometheus/alerts.yaml"])
+    rules = [r for g in alerts.get("groups", []) for r in g.get("rules", [])]
+    c.check(len(rules) >= 5, f"deploy/prometheus/alerts.yaml has alert rules ({len(rules)})")
+    anchors = set()
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*$", ops, re.M):
+        anchors.add(re.sub(r"\s", "-", re.sub(r"[^\w\s-]", "", heading.lower())))
+    for r in rules:
+        name = r.get("alert", "?")
+        c.check(bool(r.get("alert")) and bool(str(r.get("expr", "")).strip())
+                and r.get("labels", {}).get("severity") in ("page", "ticket"),
+                f"deploy/prometheus/alerts.yaml: {name} has alert, expr and a severity (page|ticket)")
+        runbook = r.get("annotations", {}).get("runbook")
+        if runbook:
+            doc, _, anchor = runbook.partition("#")
+            c.check(doc == "docs/operations.md" and anchor in anchors,
+                    f"deploy/prometheus/alerts.yaml: {name}'s runbook {runbook} is a heading of docs/operations.md")
+    jobs = set(re.findall(r'\bjob="([^"]+)"', texts["deploy/prometheus/alerts.yaml"]))
+    prom = yaml.safe_load(texts["deploy/prometheus/prometheus.yml"])
+    scrape_jobs = {j.get("job_name") for j in prom.get("scrape_configs", [])}
+    c.check("alerts.yaml" in prom.get("rule_files", []), "deploy/prometheus/prometheus.yml loads alerts.yaml")
+    for job in sorted(jobs):
+        c.check(job in scrape_jobs, f"deploy/prometheus/prometheus.yml scrapes the job {job} that alerts.yaml names")
+        c.check(re.search(rf"job_name:\s*{re.escape(job)}\b", ops) is not None,
+                f"docs/operations.md's Prometheus config names the job {job} that alerts.yaml names")
+    for j in prom.get("scrape_configs", []):
+        for sc in j.get("static_configs", []):
+            for target in sc.get("targets", []):
+                host, _, p = target.rpartition(":")
+                port("deploy/prometheus/prometheus.yml", p)
+                c.check(host in compose["services"],
+                        f"deploy/prometheus/prometheus.yml: target {target} is a compose service")
+    try:
+        dashboard = json.loads(texts["deploy/grafana/kindred.json"])
+    except ValueError as e:
+        dashboard = {}
+        c.check(False, f"deploy/grafana/kindred.json is JSON: {e}")
+    exprs = [t.get("expr", "") for p in dashboard.get("panels", []) for t in p.get("targets", [])]
+    c.check(len(exprs) >= 10 and all(exprs), f"deploy/grafana/kindred.json has panels with queries ({len(exprs)})")
+
     all_ports = set().union(*ports.values()) if ports else set()
     c.check(len(all_ports) == 1,
             "one server port everywhere: " + ", ".join(f"{k} {sorted(v)}" for k, v in sorted(ports.items())))
@@ -325,14 +391,6 @@ def main():
     for rel, what, path in health:
         c.check(path in facts.routes and path in ("/healthz", "/readyz"),
                 f"{rel}: {what} uses {path}, a health route of the server")
-
-    # docs/operations.md: kindredctl commands and metric names that exist today.
-    ops = texts["docs/operations.md"]
-    for m in re.finditer(r"\bkindredctl(?:\s+--[a-z-]+(?:\s+[^\s-]\S*)?)*\s+((?:user|audit)\s+[a-z-]+|demo-seed)", ops):
-        command = re.sub(r"\s+", " ", m.group(1))
-        c.check(command in facts.ctl_commands, f"docs/operations.md: kindredctl {command} is not a command")
-    for m in set(re.findall(r"\b(kindred_[a-z_]+)\b", ops)):
-        c.check(m in facts.metrics, f"docs/operations.md: metric {m} does not exist (server/src/metrics.cpp)")
 
     # The Dockerfile: copied files exist; build deps match install-deps.sh; runtime libraries.
     for m in re.finditer(r"^COPY\s+(?!--from)(.+)$", docker, re.M):
