@@ -7,6 +7,8 @@
 #include <boost/json/serialize.hpp>
 
 #include <array>
+#include <charconv>
+#include <type_traits>
 #include <utility>
 
 namespace kindred::protocol {
@@ -75,6 +77,49 @@ json::value parse(std::string_view text, boost::system::error_code& ec,
     return json::parse(text, ec, std::move(storage), json::parse_options{});
 }
 
+// Hand-written encoders for the two frames every relayed message costs (the `message` event
+// and the `ok` of a send). Their output equals, byte for byte, what the generic encoders below
+// give (codec tests compare both); they skip the JSON object, its allocations and a base64
+// temporary. A string they would have to escape sends them back to the generic encoder.
+
+// True when Boost.JSON serialises `s` as itself between quotes: printable ASCII other than
+// '"' and '\\' (ids are; anything else takes the generic path).
+bool plain_json_text(std::string_view s) {
+    for (const unsigned char c : s)
+        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
+    return true;
+}
+
+void append_integer(std::string& out, std::int64_t v) {
+    char digits[24];
+    const auto r = std::to_chars(digits, digits + sizeof digits, v);
+    out.append(digits, r.ptr);
+}
+
+// {"type":"message","conversation_id":…,"offset":…,"from":…,"seq":…,"nonce":…,
+//  "ciphertext":…,"sent_at":…}: the field order of KINDRED_FIELDS(message_event).
+std::optional<std::string> encode_message_fast(const message_event& e) {
+    if (!plain_json_text(e.conversation_id)) return std::nullopt;
+    std::string out;
+    out.reserve(160 + e.conversation_id.size() + base64_encoded_size(e.ciphertext.size()));
+    out += R"({"type":"message","conversation_id":")";
+    out += e.conversation_id;
+    out += R"(","offset":)";
+    append_integer(out, e.offset);
+    out += R"(,"from":")";
+    out += to_string(e.from);
+    out += R"(","seq":)";
+    append_integer(out, e.seq);
+    out += R"(,"nonce":")";
+    base64_append(out, e.nonce);
+    out += R"(","ciphertext":")";
+    base64_append(out, e.ciphertext);
+    out += R"(","sent_at":)";
+    append_integer(out, e.sent_at);
+    out += '}';
+    return out;
+}
+
 } // namespace
 } // namespace detail
 
@@ -134,6 +179,18 @@ std::string encode_ok(std::string_view re, const json::object& fields) {
     return json::serialize(o);
 }
 
+std::string encode_ok(std::string_view re, const send_ok& result) {
+    if (!detail::plain_json_text(re)) return encode_ok(re, ok_fields(result));
+    std::string out;
+    out.reserve(48 + re.size());
+    out += R"({"type":"ok","re":")";
+    out += re;
+    out += R"(","offset":)";
+    detail::append_integer(out, result.offset);
+    out += '}';
+    return out;
+}
+
 std::string encode_error(std::optional<std::string_view> re, error_code code,
                          std::string_view message, std::optional<std::int64_t> retry_after_ms) {
     json::object o;
@@ -150,6 +207,13 @@ std::string encode_error(std::optional<std::string_view> re, const decode_failur
 }
 
 std::string encode_event(const server_event& event) {
+    if (const auto* m = std::get_if<message_event>(&event)) {
+        if (auto fast = detail::encode_message_fast(*m)) return std::move(*fast);
+    }
+    return detail::encode_event_generic(event);
+}
+
+std::string detail::encode_event_generic(const server_event& event) {
     return std::visit(
         [](const auto& e) {
             using T = std::decay_t<decltype(e)>;

@@ -212,9 +212,10 @@ public:
         if (!v) return;
         auto bad = [&] { fail(key, "must be " + std::to_string(N) + " bytes of base64"); };
         if (!v->is_string() || v->get_string().size() != base64_encoded_size(N)) return bad();
-        auto decoded = base64_decode(std::string_view(v->get_string()));
-        if (!decoded || decoded->size() != N) return bad();
-        std::copy(decoded->begin(), decoded->end(), out.begin());
+        // Straight into `out` (no temporary vector); `out` is left as is on failure.
+        std::array<std::uint8_t, N> decoded;
+        if (!base64_decode_exact(std::string_view(v->get_string()), decoded)) return bad();
+        out = decoded;
     }
 
     // Absent or null → nullopt; the writer omits it when unset.

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -89,3 +90,37 @@ TEST(Base64, RejectsNulAndHighBytes) {
 }
 
 } // namespace
+
+TEST(Base64Exact, DecodesExactlyTheRequestedSizeWithoutAllocating) {
+    for (std::size_t n = 0; n < 40; ++n) {
+        std::vector<std::uint8_t> data(n);
+        for (std::size_t i = 0; i < n; ++i)
+            data[i] = static_cast<std::uint8_t>(i * 37 + n);
+        const std::string text = kindred::protocol::base64_encode(data);
+        std::vector<std::uint8_t> out(n, 0xee);
+        EXPECT_TRUE(kindred::protocol::base64_decode_exact(text, out)) << text;
+        EXPECT_EQ(out, data);
+        // One byte more or less than the text holds is refused.
+        std::vector<std::uint8_t> longer(n + 1);
+        EXPECT_FALSE(kindred::protocol::base64_decode_exact(text, longer)) << text;
+        if (n > 0) {
+            std::vector<std::uint8_t> shorter(n - 1);
+            EXPECT_FALSE(kindred::protocol::base64_decode_exact(text, shorter)) << text;
+        }
+        std::string appended = "x";
+        kindred::protocol::base64_append(appended, data);
+        EXPECT_EQ(appended, "x" + text);
+    }
+}
+
+TEST(Base64Exact, RefusesWhatTheVectorDecoderRefuses) {
+    std::array<std::uint8_t, 2> two{};
+    std::array<std::uint8_t, 1> one{};
+    EXPECT_FALSE(kindred::protocol::base64_decode_exact("AB*=", two));
+    EXPECT_FALSE(kindred::protocol::base64_decode_exact("AAB=", two)); // bits under padding
+    EXPECT_FALSE(kindred::protocol::base64_decode_exact("AB==", one)); // bits under padding
+    EXPECT_FALSE(kindred::protocol::base64_decode_exact("A===", one));
+    EXPECT_FALSE(kindred::protocol::base64_decode_exact("AA=A", two));
+    EXPECT_TRUE(kindred::protocol::base64_decode_exact("AAA=", two));
+    EXPECT_TRUE(kindred::protocol::base64_decode_exact("AA==", one));
+}

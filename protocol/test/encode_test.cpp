@@ -547,3 +547,77 @@ TEST(Enums, EveryNameRoundTrips) {
 }
 
 } // namespace
+
+// ---------------------------------------------------------------------------------------------
+// The hand-written encoders of the relay's hot frames give exactly the generic encoders' text.
+namespace {
+
+std::vector<message_event> message_event_variants() {
+    std::vector<message_event> out;
+    const std::vector<std::string> ids{"c1", "a-Z_0.9~ !#$%&'()*+,/:;<=>?@[]^`{|}",
+                                       std::string(64, 'x')};
+    const std::vector<std::int64_t> numbers{1, 9, 10, 12345, limits::max_safe_integer};
+    std::size_t k = 0;
+    for (const auto& id : ids)
+        for (const auto from : {role::seeker, role::peer, role::moderator})
+            for (const auto n : numbers)
+                for (const std::size_t size : {16, 17, 18, 48, 272, 301}) {
+                    ++k;
+                    out.push_back(message_event{
+                        id, n, from, numbers[k % numbers.size()],
+                        sample_array<24>(static_cast<std::uint8_t>(k)),
+                        sample_bytes(size, static_cast<std::uint8_t>(k)),
+                        k % 3 == 0 ? 0 : 1764300000000 + static_cast<std::int64_t>(k)});
+                }
+    return out;
+}
+
+} // namespace
+
+TEST(EncodeFast, MessageEventEqualsTheGenericEncoderByteForByte) {
+    for (const auto& e : message_event_variants()) {
+        const std::string fast = encode_event(server_event{e});
+        EXPECT_EQ(fast, detail::encode_event_generic(server_event{e}));
+        // And it decodes back to the same event with the client's strict decoder.
+        const auto frame = decode_server_frame(fast);
+        ASSERT_TRUE(frame.has_value()) << fast;
+        const auto back = decode_server_event(*frame);
+        ASSERT_TRUE(std::holds_alternative<server_event>(back)) << fast;
+        EXPECT_EQ(std::get<server_event>(back), server_event{e});
+    }
+}
+
+TEST(EncodeFast, MessageEventWithTextNeedingEscapesTakesTheGenericPath) {
+    // Not valid conversation ids, but the encoder must stay correct JSON whatever it is given.
+    const std::vector<std::string> ids{"a\"b",      "a\\b",     std::string("a\x01z", 3),
+                                       "tab\there", "\xc3\xa9", "\x7f"};
+    for (const auto& id : ids) {
+        message_event e{id, 3, role::peer, 2, sample_array<24>(), sample_bytes(20), 5};
+        const std::string text = encode_event(server_event{e});
+        EXPECT_EQ(text, detail::encode_event_generic(server_event{e}));
+        const auto parsed = json::parse(text).as_object();
+        EXPECT_EQ(parsed.at("conversation_id").as_string(), id);
+    }
+}
+
+TEST(EncodeFast, SendOkEqualsTheGenericEncoderByteForByte) {
+    const std::vector<std::string> ids{"1",
+                                       "abc-DEF_123",
+                                       std::string(64, 'z'),
+                                       "a\"quote",
+                                       "back\\slash",
+                                       std::string("nul\0x", 5),
+                                       "\xc3\xa9t\xc3\xa9",
+                                       "new\nline",
+                                       ""};
+    for (const auto& re : ids)
+        for (const std::int64_t offset :
+             {std::int64_t{1}, std::int64_t{42}, limits::max_safe_integer}) {
+            const std::string fast = encode_ok(re, send_ok{offset});
+            EXPECT_EQ(fast, encode_ok(re, ok_fields(send_ok{offset})));
+            const auto parsed = json::parse(fast).as_object();
+            EXPECT_EQ(parsed.at("re").as_string(), re);
+            EXPECT_EQ(parsed.at("offset").as_int64(), offset);
+        }
+    EXPECT_EQ(encode_ok("6", send_ok{5}), R"({"type":"ok","re":"6","offset":5})");
+}

@@ -31,6 +31,12 @@ service_answer error_answer(const std::optional<std::string>& id, error_code cod
     return a;
 }
 
+// The ok of a send, written by the protocol's direct encoder (one per relayed message).
+outbound_frame send_ok_frame(const std::optional<std::string>& id, std::int64_t offset) {
+    if (!id) return make_ok_frame(id, protocol::ok_fields(protocol::send_ok{offset}));
+    return {"ok", protocol::encode_ok(*id, protocol::send_ok{offset}), std::nullopt};
+}
+
 service_answer relay_error(const std::optional<std::string>& id, boost::system::error_code ec) {
     auto c = relay::to_contract(ec);
     return error_answer(id, c.code, c.message);
@@ -171,7 +177,7 @@ void relay_service::read_as(const std::string& conversation, std::int64_t after,
                 tracked_message m;
                 m.offset = e.offset;
                 if (auto ev = relay::to_event(conversation, e, role))
-                    m.event = protocol::encode_event(protocol::server_event{*ev});
+                    m.event = protocol::encode_event(protocol::server_event{std::move(*ev)});
                 out.push_back(std::move(m));
             }
             done(true, std::move(out));
@@ -197,8 +203,7 @@ void relay_service::send(service_request r, answer_handler h) {
          h = std::move(h)](boost::system::error_code ec, relay::append_result res) {
             if (ec) return h(relay_error(id, ec));
             service_answer answer;
-            answer.frames.push_back(
-                make_ok_frame(id, protocol::ok_fields(protocol::send_ok{res.offset})));
+            answer.frames.push_back(send_ok_frame(id, res.offset));
             h(std::move(answer));
             if (options_.tracker && !res.duplicate)
                 options_.tracker->on_own(session, stored.conversation_id, res.offset);
@@ -292,7 +297,7 @@ void relay_service::sync_batch(std::shared_ptr<sync_state> st, answer_handler h)
         // offsets from its `ok`s (protocol/README.md §7).
         for (const auto& e : res.entries)
             if (auto ev = relay::to_event(st->next.conversation_id, e, st->reader))
-                a.frames.push_back(make_event_frame(protocol::server_event{*ev}));
+                a.frames.push_back(make_event_frame(protocol::server_event{std::move(*ev)}));
         if (res.more && !res.entries.empty()) {
             st->next.after = res.entries.back().offset;
             a.more = [this, st](answer_handler next) { sync_batch(st, std::move(next)); };

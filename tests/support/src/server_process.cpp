@@ -156,7 +156,7 @@ void server_process::start() {
         "--config",
         config_path_.string(),
         "--listen",
-        "127.0.0.1:0",
+        options_.listen,
         "--port-file",
         port_file_.string(),
         "--web-root",

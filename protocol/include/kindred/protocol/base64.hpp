@@ -13,11 +13,17 @@
 namespace kindred::protocol {
 
 std::string base64_encode(std::span<const std::uint8_t> data);
+// Appends the encoding of `data` to `out` (the hot encoders write base64 straight into the
+// frame instead of through a temporary string).
+void base64_append(std::string& out, std::span<const std::uint8_t> data);
 
 // Strict: the length must be a multiple of 4, only the standard alphabet, '=' only as the last
 // one or two characters, and the unused bits before the padding must be zero. So every byte
 // string has exactly one accepted encoding and decode → encode gives back the same text.
 std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text);
+// Decodes `text` into exactly `out.size()` bytes, without allocating; false when `text` is not
+// strict base64 of that many bytes (fixed-size fields: nonces, keys, signatures).
+bool base64_decode_exact(std::string_view text, std::span<std::uint8_t> out);
 
 // Bytes that `encoded_chars` characters of padded base64 can hold at most, and the number of
 // characters `byte_count` bytes take. Used to size-check before decoding.

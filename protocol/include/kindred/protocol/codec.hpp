@@ -35,11 +35,18 @@ decoded decode_client_message(std::string_view text);
 
 // {"type":"ok","re":re, ...fields}. Keys "type" and "re" in `fields` are ignored.
 std::string encode_ok(std::string_view re, const boost::json::object& fields = {});
+// The same text as encode_ok(re, ok_fields(result)), written directly (the ok of every send).
+std::string encode_ok(std::string_view re, const send_ok& result);
 // {"type":"error"[,"re":re],"code":code,"message":message[,"retry_after_ms":n]}
 std::string encode_error(std::optional<std::string_view> re, error_code code,
                          std::string_view message, std::optional<std::int64_t> retry_after_ms = {});
 std::string encode_error(std::optional<std::string_view> re, const decode_failure& failure);
 std::string encode_event(const server_event& event);
+namespace detail {
+// encode_event through a JSON object for every event type; encode_event writes the `message`
+// event directly and must give exactly this text (the codec tests compare them).
+std::string encode_event_generic(const server_event& event);
+} // namespace detail
 
 // The result fields of typed ok answers, for encode_ok(re, ok_fields(result)).
 boost::json::object ok_fields(const hello_ok& result);
