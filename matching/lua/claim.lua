@@ -3,22 +3,25 @@
 -- shift, present, not in a wellbeing cooldown, below capacity, not inside its planned-end
 -- window, has a prekey, and has not blocked the seeker. Then: take the request off the queue,
 -- count the conversation on the peer, pop one prekey, write the match record and the seeker's
--- conversation pointer, and add the match to the wait statistics. All checks come before the
+-- conversation pointer, count the match in the wait statistics (per-minute counters, no
+-- session, no peer), and keep the two indexes current: the request leaves qo:<language>, the
+-- peer is re-scored in (or, when full, leaves) its free-slot zsets pf:<language>[|<tag>]. All checks come before the
 -- first write, so a refusal changes nothing. Two claims for one request or one last slot: Redis runs one script at a
 -- time, so the second sees the first's writes and is refused.
 -- KEYS[1] queue  KEYS[2] req:{S}  KEYS[3] peer:{P}  KEYS[4] alive:{P}  KEYS[5] prekeys:{P}
--- KEYS[6] blocked:{S}  KEYS[7] conv:{C}  KEYS[8] seeker:{S}  KEYS[9] stats  KEYS[10] stats_since
--- KEYS[11] cooldown:{P}
+-- KEYS[6] blocked:{S}  KEYS[7] conv:{C}  KEYS[8] seeker:{S}  KEYS[9] rate:<minute of now>
+-- KEYS[10] stats_since  KEYS[11] cooldown:{P}
 -- ARGV: 1 session, 2 request id, 3 peer id, 4 shift id, 5 conversation id, 6 relaxed (0/1),
 --       7 shared tags (comma-joined), 8 now ms, 9 end window ms, 10 record ttl ms,
---       11 stats window ms, 12 stats cap
+--       11 stats window ms, 12 key prefix
 -- Returns {'ok', prekey, active, cap, prekeys_left, tags, langs, risk, at, first, payload}
 --      or {'fail', reason}.
 local r = redis.call('HMGET', KEYS[2], 'id', 'tags', 'langs', 'risk', 'at', 'first', 'payload')
 if r[1] ~= ARGV[2] or not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   return {'fail', 'not_waiting'}
 end
-local p = redis.call('HMGET', KEYS[3], 'shift', 'state', 'cap', 'active', 'end')
+local p = redis.call('HMGET', KEYS[3], 'shift', 'state', 'cap', 'active', 'end', 'langs', 'tags',
+                     'idle')
 if p[1] ~= ARGV[4] then
   return {'fail', 'stale_shift'}
 end
@@ -63,13 +66,40 @@ redis.call('HSET', KEYS[7], 'session', ARGV[1], 'peer', ARGV[3], 'prekey', preke
            'requeued', '0')
 redis.call('PEXPIRE', KEYS[7], ARGV[10])
 redis.call('SET', KEYS[8], ARGV[5], 'PX', ARGV[10])
--- Wait statistics: no session, no peer; the conversation id only keeps members unique.
-local waited = string.format('%d', now - (tonumber(at) or now))
-redis.call('ZADD', KEYS[9], ARGV[8], ARGV[5] .. '|' .. ARGV[8] .. '|' .. waited .. '|' .. langs
-           .. '|' .. tags .. '|' .. ARGV[6])
-redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf',
-           '(' .. string.format('%d', now - tonumber(ARGV[11])))
-redis.call('ZREMRANGEBYRANK', KEYS[9], 0, -(tonumber(ARGV[12]) + 1))
+local prefix = ARGV[12]
+for l in string.gmatch(langs, '[^,]+') do
+  redis.call('ZREM', prefix .. 'qo:' .. l, ARGV[1])
+end
+-- Wait statistics: counters in this minute's hash, '*' for all matches, '<lang>' and
+-- '<lang>|<tag>' for the seeker's languages and tags. No session, no peer.
+redis.call('HINCRBY', KEYS[9], '*', 1)
+for l in string.gmatch(langs, '[^,]+') do
+  redis.call('HINCRBY', KEYS[9], l, 1)
+  for t in string.gmatch(tags, '[^,]+') do
+    redis.call('HINCRBY', KEYS[9], l .. '|' .. t, 1)
+  end
+end
+redis.call('PEXPIRE', KEYS[9], tonumber(ARGV[11]) + 120000)
 redis.call('SET', KEYS[10], ARGV[8], 'NX')
+-- Free-slot index: re-score the peer (least loaded, then idle longest), or drop it when full.
+local pcap, plangs, ptags = cap, p[6] or '', p[7] or ''
+local score = nil
+if active < pcap then
+  score = string.format('%.0f', (math.floor(active * 60 / pcap) * 5 + active) * 4398046511104
+                                + (tonumber(p[8]) or 0))
+end
+for l in string.gmatch(plangs, '[^,]+') do
+  local keys = {prefix .. 'pf:' .. l}
+  for t in string.gmatch(ptags, '[^,]+') do
+    keys[#keys + 1] = prefix .. 'pf:' .. l .. '|' .. t
+  end
+  for _, k in ipairs(keys) do
+    if score then
+      redis.call('ZADD', k, score, ARGV[3])
+    else
+      redis.call('ZREM', k, ARGV[3])
+    end
+  end
+end
 local left = redis.call('LLEN', KEYS[5])
 return {'ok', prekey, active, cap, left, tags, langs, risk, at, first, payload}

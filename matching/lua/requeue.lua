@@ -38,6 +38,13 @@ redis.call('HSET', rkey, 'id', id, 'tags', m[3] or '', 'langs', m[4] or '', 'ris
            m[5] or 'none', 'at', ARGV[3], 'first', '1', 'payload', payload)
 redis.call('PEXPIRE', rkey, ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[3], s)
+-- The seeker-order index (enqueue.lua): re-queued requests rank ahead of equal risk.
+local levels = {none = 4, low = 3, medium = 2, high = 1, imminent = 0}
+local score = string.format('%.0f', (levels[m[5] or 'none'] or 4) * 2 * 4398046511104 + tonumber(ARGV[3]))
+for l in string.gmatch(m[4] or '', '[^,]+') do
+  redis.call('ZADD', prefix .. 'qo:' .. l, score, s)
+  redis.call('SADD', prefix .. 'qlangs', l)
+end
 if ARGV[5] == '1' then
   local bkey = prefix .. 'blocked:' .. s
   redis.call('SADD', bkey, m[2])

@@ -1,65 +1,175 @@
 -- snapshot.lua — everything a matching pass needs, in one round trip and one consistent view:
--- the waiting requests (with the peers that blocked each), the shifts that are not off (with
--- presence, prekeys left and whether each is cooling down) and, when asked, the recent
--- matches for wait estimates.
+-- the waiting requests (with the peers that blocked each, and the wait-estimate counts of each),
+-- and the candidate peers for them (with presence, prekeys left and whether each is cooling
+-- down). Its cost is bounded by the waiting requests, not by the peers on shift: candidates
+-- come from the free-slot zsets pf:<language>|<tag> (and pf:<language> for a request whose
+-- relax time has passed), least loaded first, each read until it has given as many usable
+-- peers (present, a prekey, not cooling, outside the end window) as requests want it, plus a
+-- few spare for the per-request rules (blocks, won't-take).
 -- It also prunes: a queue entry whose request hash expired (its seeker's instance stopped
--- refreshing it), and a peer whose presence lapsed with no conversation left (now off).
--- KEYS[1] queue   KEYS[2] peers (set)   KEYS[3] stats (zset)   KEYS[4] stats_since
+-- refreshing it), and a candidate whose presence lapsed with no conversation left (now off).
+-- KEYS[1] queue   KEYS[2] peers (set)   KEYS[3] (unused, kept for the key layout)
+-- KEYS[4] stats_since
 -- ARGV: key prefix, with_stats (0/1), now ms, stats window ms, with_peers (0/1: without, only
--- what a queue position needs: no peers, no blocked sets)
+-- what a queue position needs: no peers, no blocked sets), relax_after ms, end window ms
 -- Per-entity keys are built from the prefix: they share its hash tag, so one slot holds all.
--- Returns {requests, peers, stats, stats_since} where
---   request = {session, id, tags, langs, risk, at, first, {blocked peer ids}}
+-- Returns {requests, peers, {}, stats_since} where
+--   request = {session, id, tags, langs, risk, at, first, {blocked peer ids}
+--              [, matches by tag, matches by language (with_stats)]}
 --   peer    = {id, shift, state, cap, active, tags, langs, wont, idle, end, alive, prekeys,
 --              cooling (1 while cooldown:<peer> exists: the policy skips the peer, so a pass
 --              does not plan claims the claim script would refuse)}
+-- Matches in the per-minute statistics hashes rate:<minute> (claim.lua) inside the window:
+-- comparable by language and tag, and by language. A match that shares two of the request's
+-- languages (or tags) is counted under each, so each sum is capped by the next wider count.
+local function counts(prefix, now, window, langs, tags)
+  local fields, lf, tf = {'*'}, {}, {}
+  for l in string.gmatch(langs, '[^,]+') do
+    fields[#fields + 1] = l
+    lf[#lf + 1] = #fields
+    for t in string.gmatch(tags, '[^,]+') do
+      fields[#fields + 1] = l .. '|' .. t
+      tf[#tf + 1] = #fields
+    end
+  end
+  local total, by_lang, by_tag = 0, 0, 0
+  for m = math.floor((now - window) / 60000), math.floor(now / 60000) do
+    local v = redis.call('HMGET', prefix .. 'rate:' .. m, unpack(fields))
+    total = total + (tonumber(v[1]) or 0)
+    for _, i in ipairs(lf) do by_lang = by_lang + (tonumber(v[i]) or 0) end
+    for _, i in ipairs(tf) do by_tag = by_tag + (tonumber(v[i]) or 0) end
+  end
+  by_lang = math.min(by_lang, total)
+  return math.min(by_tag, by_lang), by_lang
+end
+-- A queue entry whose request hash expired leaves the queue and every seeker-order index.
+local function prune_request(prefix, queue, s)
+  redis.call('ZREM', queue, s)
+  for _, l in ipairs(redis.call('SMEMBERS', prefix .. 'qlangs')) do
+    redis.call('ZREM', prefix .. 'qo:' .. l, s)
+  end
+end
+-- Free-slot index (see claim.lua): pf:<language> and pf:<language>|<tag> hold the peers whose
+-- shift is on with active < cap, scored least loaded first (active/cap, then active), then
+-- idle longest. A nil score takes the peer out.
+local function index_peer(prefix, id, langs, tags, score)
+  for l in string.gmatch(langs or '', '[^,]+') do
+    local keys = {prefix .. 'pf:' .. l}
+    for t in string.gmatch(tags or '', '[^,]+') do
+      keys[#keys + 1] = prefix .. 'pf:' .. l .. '|' .. t
+    end
+    for _, k in ipairs(keys) do
+      if score then
+        redis.call('ZADD', k, score, id)
+      else
+        redis.call('ZREM', k, id)
+      end
+    end
+  end
+end
+local function free_score(state, active, cap, idle)
+  active, cap = tonumber(active) or 0, tonumber(cap) or 0
+  if state ~= 'on' or active >= cap or cap < 1 then
+    return nil
+  end
+  return string.format('%.0f', (math.floor(active * 60 / cap) * 5 + active) * 4398046511104
+                               + (tonumber(idle) or 0))
+end
 local prefix = ARGV[1]
 local full = ARGV[5] ~= '0'
+local now = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+local relax_after = tonumber(ARGV[6] or '60000')
+local end_window = tonumber(ARGV[7] or '0')
+local with_stats = ARGV[2] == '1'
 local requests = {}
+local want = {} -- free-slot zset -> usable candidates wanted from it
+local extra = {} -- free-slot zset -> the most peers one of its requests has blocked
+local rates = {}
 for _, s in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local r = redis.call('HMGET', prefix .. 'req:' .. s, 'id', 'tags', 'langs', 'risk', 'at', 'first')
   if not r[1] then
-    redis.call('ZREM', KEYS[1], s)
+    prune_request(prefix, KEYS[1], s)
   else
     local blocked = {}
+    local tags, langs, at = r[2] or '', r[3] or '', r[5] or '0'
     if full then
       blocked = redis.call('SMEMBERS', prefix .. 'blocked:' .. s)
+      local relaxed = now >= (tonumber(at) or 0) + relax_after
+      for l in string.gmatch(langs, '[^,]+') do
+        for t in string.gmatch(tags, '[^,]+') do
+          local k = prefix .. 'pf:' .. l .. '|' .. t
+          want[k] = (want[k] or 0) + 1
+          extra[k] = math.max(extra[k] or 0, #blocked)
+        end
+        if relaxed then
+          local k = prefix .. 'pf:' .. l
+          want[k] = (want[k] or 0) + 1
+          extra[k] = math.max(extra[k] or 0, #blocked)
+        end
+      end
     end
-    requests[#requests + 1] = {s, r[1], r[2] or '', r[3] or '', r[4] or '', r[5] or '0',
-                               r[6] or '0', blocked}
+    local e = {s, r[1], tags, langs, r[4] or '', at, r[6] or '0', blocked}
+    if with_stats then
+      local key = langs .. '#' .. tags
+      if not rates[key] then
+        local bt, bl = counts(prefix, now, window, langs, tags)
+        rates[key] = {bt, bl}
+      end
+      e[9] = rates[key][1]
+      e[10] = rates[key][2]
+    end
+    requests[#requests + 1] = e
   end
 end
 local peers = {}
-local peer_ids = {}
--- With nobody waiting there is nothing to plan: the peers (four reads each, most of a pass's
--- Redis time with a thousand on shift) are left unread, and lapsed ones are pruned by the
--- next pass that has a request.
-if full and #requests > 0 then
-  peer_ids = redis.call('SMEMBERS', KEYS[2])
-end
-for _, p in ipairs(peer_ids) do
-  local key = prefix .. 'peer:' .. p
-  local h = redis.call('HMGET', key, 'shift', 'state', 'cap', 'active', 'tags', 'langs', 'wont',
-                       'idle', 'end')
-  local alive = redis.call('EXISTS', prefix .. 'alive:' .. p)
-  if not h[2] then
-    redis.call('SREM', KEYS[2], p)
-  elseif h[2] == 'off' or (alive == 0 and tonumber(h[4] or '0') <= 0) then
-    redis.call('HSET', key, 'state', 'off')
-    redis.call('SREM', KEYS[2], p)
-  else
-    local n = redis.call('LLEN', prefix .. 'prekeys:' .. p)
-    local cooling = redis.call('EXISTS', prefix .. 'cooldown:' .. p)
-    peers[#peers + 1] = {p, h[1] or '', h[2], h[3] or '0', h[4] or '0', h[5] or '', h[6] or '',
-                         h[7] or '', h[8] or '0', h[9] or '', alive, n, cooling}
+local seen = {} -- peer id -> true when usable, false when read and not usable
+for k, n in pairs(want) do
+  -- Spare candidates for the per-request rules: 4, plus as many as a request blocked.
+  local spare = 4 + (extra[k] or 0)
+  local usable, offset, budget = 0, 0, 4 * (n + spare) + 64
+  while usable < n + spare and offset < budget do
+    local ids = redis.call('ZRANGE', k, offset, offset + math.max(n + spare - usable, 8) - 1)
+    if #ids == 0 then
+      break
+    end
+    offset = offset + #ids
+    for _, p in ipairs(ids) do
+      local ok = seen[p]
+      if ok == nil then
+        ok = false
+        local key = prefix .. 'peer:' .. p
+        local h = redis.call('HMGET', key, 'shift', 'state', 'cap', 'active', 'tags', 'langs',
+                             'wont', 'idle', 'end')
+        local alive = redis.call('EXISTS', prefix .. 'alive:' .. p)
+        if not h[2] then
+          redis.call('ZREM', k, p)
+          redis.call('SREM', KEYS[2], p)
+        elseif h[2] == 'off' or (alive == 0 and tonumber(h[4] or '0') <= 0) then
+          redis.call('HSET', key, 'state', 'off')
+          redis.call('SREM', KEYS[2], p)
+          index_peer(prefix, p, h[6], h[5], nil)
+        else
+          local nk = redis.call('LLEN', prefix .. 'prekeys:' .. p)
+          local cooling = redis.call('EXISTS', prefix .. 'cooldown:' .. p)
+          local ending = h[9] and h[9] ~= '' and now >= tonumber(h[9]) - end_window
+          ok = alive == 1 and nk > 0 and cooling == 0 and not ending
+          peers[#peers + 1] = {p, h[1] or '', h[2], h[3] or '0', h[4] or '0', h[5] or '',
+                               h[6] or '', h[7] or '', h[8] or '0', h[9] or '', alive, nk, cooling}
+        end
+        seen[p] = ok
+      end
+      if ok then
+        usable = usable + 1
+        if usable >= n + spare then
+          break
+        end
+      end
+    end
   end
 end
-local stats = {}
 local since = ''
-if ARGV[2] == '1' then
-  local cutoff = tonumber(ARGV[3]) - tonumber(ARGV[4])
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. string.format('%d', cutoff))
-  stats = redis.call('ZRANGE', KEYS[3], 0, -1)
+if with_stats then
   since = redis.call('GET', KEYS[4]) or ''
 end
-return {requests, peers, stats, since}
+return {requests, peers, {}, since}

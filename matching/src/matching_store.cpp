@@ -26,6 +26,7 @@ struct scripts {
     store::script enqueue{std::string(lua::enqueue)};
     store::script cancel{std::string(lua::cancel)};
     store::script snapshot{std::string(lua::snapshot)};
+    store::script position{std::string(lua::position)};
     store::script claim{std::string(lua::claim)};
     store::script release{std::string(lua::release)};
     store::script requeue{std::string(lua::requeue)};
@@ -148,44 +149,60 @@ public:
     // no blocked sets), which is cheaper on a long queue.
     void read_snapshot(std::int64_t now_ms, bool full,
                        std::function<void(boost::system::error_code, snapshot)> done) {
-        redis_.eval(lua_scripts().snapshot,
-                    {key("queue"), key("peers"), key("stats"), key("stats_since")},
-                    {options_.key_prefix, "1", std::to_string(now_ms),
-                     ms_text(options_.estimate.window), full ? "1" : "0"},
-                    [done = std::move(done)](boost::system::error_code ec, store::reply r) {
-                        if (ec) return done(ec, {});
-                        auto s = detail::parse_snapshot(r);
-                        if (!s) return done(make_error_code(error::bad_reply), {});
-                        done({}, std::move(*s));
-                    });
+        redis_.eval(
+            lua_scripts().snapshot, {key("queue"), key("peers"), key("stats"), key("stats_since")},
+            {options_.key_prefix, "1", std::to_string(now_ms), ms_text(options_.estimate.window),
+             full ? "1" : "0", std::to_string(options_.policy.relax_after.count()),
+             std::to_string(options_.policy.end_window.count())},
+            [done = std::move(done)](boost::system::error_code ec, store::reply r) {
+                if (ec) return done(ec, {});
+                auto s = detail::parse_snapshot(r);
+                if (!s) return done(make_error_code(error::bad_reply), {});
+                done({}, std::move(*s));
+            });
     }
 
-    // The place of `session` in a snapshot; not_waiting when it is not there. Linear in the
-    // queue: one request's position and estimate, not everyone's.
-    // `gone_ok` (after enqueue/requeue): a request that already left the queue — a pass on
-    // some instance matched it in between — is position 0, not an error.
-    void answer_position(const snapshot& s, const std::string& session, std::int64_t now_ms,
-                         const handler<queue_entry>& h, bool gone_ok = false) {
-        for (const auto& r : s.waiting) {
-            if (r.session != session) continue;
-            queue_entry e;
-            e.session = session;
-            e.position = queue_position(r, s.waiting);
-            e.estimated_wait_s = estimate_for(r, e.position, s.recent, now_ms, s.stats_since_ms,
-                                              options_.policy, options_.estimate);
-            return h({}, std::move(e));
-        }
-        if (gone_ok) return h({}, queue_entry{session, 0, std::nullopt});
-        h(make_error_code(error::not_waiting), {});
-    }
-
-    void answer_position_now(std::string session, std::int64_t now_ms, handler<queue_entry> h) {
-        read_snapshot(now_ms, false,
-                      [self = shared_from_this(), session = std::move(session), now_ms,
-                       h = std::move(h)](boost::system::error_code ec, snapshot s) {
-                          if (ec) return h(ec, {});
-                          self->answer_position(s, session, now_ms, h, true);
-                      });
+    // One request's place and estimate from position.lua (indexes and counters: no read of
+    // the queue or of every recent match). `gone_ok` (after enqueue/requeue): a request that
+    // already left the queue — a pass on some instance matched it in between — is position
+    // 0, not an error.
+    void answer_position_now(std::string session, std::int64_t now_ms, handler<queue_entry> h,
+                             bool gone_ok = true) {
+        redis_.eval(
+            lua_scripts().position, {key("queue"), key("req", session), key("stats_since")},
+            {options_.key_prefix, session, std::to_string(now_ms),
+             ms_text(options_.estimate.window)},
+            [self = shared_from_this(), session, now_ms, gone_ok,
+             h = std::move(h)](boost::system::error_code ec, store::reply r) {
+                if (ec) return h(ec, {});
+                if (!r.is_array()) {
+                    if (gone_ok) return h({}, queue_entry{session, 0, std::nullopt});
+                    return h(make_error_code(error::not_waiting), {});
+                }
+                auto pos = r.size() == 10 ? detail::integer_of(r.at(6)) : std::nullopt;
+                auto by_tag = r.size() == 10 ? detail::integer_of(r.at(7)) : std::nullopt;
+                auto by_lang = r.size() == 10 ? detail::integer_of(r.at(8)) : std::nullopt;
+                auto at = r.size() == 10 && r.at(4).is_string() ? store::parse_int64(r.at(4).str())
+                                                                : std::nullopt;
+                if (!pos || !by_tag || !by_lang || !at || *pos < 1 || *by_tag < 0 || *by_lang < 0)
+                    return h(make_error_code(error::bad_reply), {});
+                std::optional<std::int64_t> since;
+                if (r.at(9).is_string() && !r.at(9).str().empty())
+                    since = store::parse_int64(r.at(9).str());
+                seeker_request req;
+                req.session = session;
+                req.enqueued_at_ms = *at;
+                const auto& est = self->options_.estimate;
+                queue_entry e;
+                e.session = session;
+                e.position = static_cast<std::size_t>(*pos);
+                e.estimated_wait_s = estimate_from_rates(
+                    req, e.position,
+                    counted_rate(static_cast<std::size_t>(*by_tag), now_ms, since, est),
+                    counted_rate(static_cast<std::size_t>(*by_lang), now_ms, since, est), now_ms,
+                    self->options_.policy);
+                h({}, std::move(e));
+            });
     }
 
     // --- passes ------------------------------------------------------------------------------
@@ -291,12 +308,12 @@ public:
             redis_.eval(lua_scripts().claim,
                         {key("queue"), key("req", s), key("peer", peer), key("alive", peer),
                          key("prekeys", peer), key("blocked", s), key("conv", conv),
-                         key("seeker", s), key("stats"), key("stats_since"), key("cooldown", peer)},
+                         key("seeker", s), key("rate", std::to_string(p->now_ms / 60000)),
+                         key("stats_since"), key("cooldown", peer)},
                         {s, o.request_id, peer, o.shift_id, conv, o.pick.relaxed ? "1" : "0",
                          detail::join(o.pick.shared_tags), now_text,
                          ms_text(options_.policy.end_window), ms_text(options_.record_ttl),
-                         ms_text(options_.estimate.window),
-                         std::to_string(std::max<std::size_t>(options_.stats_cap, 1))},
+                         ms_text(options_.estimate.window), options_.key_prefix},
                         [self = shared_from_this(), p, b, i, o, conv](boost::system::error_code ec,
                                                                       store::reply r) {
                             claim_result res;
@@ -367,7 +384,7 @@ void matching_store::enqueue(enqueue_request request, handler<queue_entry> h) {
                   {i.key("queue"), i.key("req", s), i.key("seeker", s), i.key("seq")},
                   {s, detail::join(request.tags), detail::join(request.languages),
                    std::string(protocol::to_string(request.risk_level)), std::to_string(now_ms),
-                   "0", request.payload, ms_text(i.options_.request_ttl)},
+                   "0", request.payload, ms_text(i.options_.request_ttl), i.options_.key_prefix},
                   [self = impl_, h = std::move(h), s, now_ms](boost::system::error_code ec,
                                                               store::reply r) mutable {
                       if (ec) return h(ec, {});
@@ -378,16 +395,17 @@ void matching_store::enqueue(enqueue_request request, handler<queue_entry> h) {
 
 void matching_store::load_scripts(done_handler h) {
     const auto& l = lua_scripts();
-    const store::script* all[] = {&l.enqueue, &l.cancel,  &l.snapshot,    &l.claim,
-                                  &l.release, &l.requeue, &l.shift_start, &l.shift_change,
-                                  &l.block,   &l.refresh, &l.add_prekeys, &l.find_match,
-                                  &l.cooldown};
+    const store::script* all[] = {&l.enqueue,      &l.cancel,  &l.snapshot, &l.position,
+                                  &l.claim,        &l.release, &l.requeue,  &l.shift_start,
+                                  &l.shift_change, &l.block,   &l.refresh,  &l.add_prekeys,
+                                  &l.find_match,   &l.cooldown};
     impl_->redis_.load_all(all, std::move(h));
 }
 
 void matching_store::cancel(std::string session, done_handler h) {
     auto& i = *impl_;
-    i.redis_.eval(lua_scripts().cancel, {i.key("queue"), i.key("req", session)}, {session},
+    i.redis_.eval(lua_scripts().cancel, {i.key("queue"), i.key("req", session)},
+                  {session, i.options_.key_prefix},
                   [h = std::move(h)](boost::system::error_code ec, store::reply r) {
                       if (ec) return h(ec);
                       h(r.integer() == 1 ? boost::system::error_code{}
@@ -396,13 +414,7 @@ void matching_store::cancel(std::string session, done_handler h) {
 }
 
 void matching_store::position(std::string session, handler<queue_entry> h) {
-    const auto now_ms = impl_->now();
-    impl_->read_snapshot(now_ms, false,
-                         [self = impl_, h = std::move(h), session = std::move(session),
-                          now_ms](boost::system::error_code ec, snapshot s) {
-                             if (ec) return h(ec, {});
-                             self->answer_position(s, session, now_ms, h);
-                         });
+    impl_->answer_position_now(std::move(session), impl_->now(), std::move(h), false);
 }
 
 void matching_store::queue(handler<std::vector<queue_entry>> h) {
@@ -458,7 +470,8 @@ void matching_store::shift_start(shift_request request, handler<peer_view> h) {
                   {p, std::to_string(request.capacity), detail::join(request.tags),
                    detail::join(request.languages), detail::join(request.wont_take),
                    request.planned_end_ms ? std::to_string(*request.planned_end_ms) : std::string(),
-                   std::to_string(i.now()), ms_text(i.options_.presence_ttl)},
+                   std::to_string(i.now()), ms_text(i.options_.presence_ttl),
+                   i.options_.key_prefix},
                   [h = std::move(h), p](boost::system::error_code ec, store::reply r) {
                       if (ec) return h(ec, {});
                       auto v = parse_view(p, r, 0);
@@ -472,7 +485,7 @@ namespace {
 void shift_change(matching_store::impl& i, std::string peer_id, const char* op,
                   matching_store::handler<peer_view> h) {
     i.redis_.eval(lua_scripts().shift_change, {i.key("peer", peer_id), i.key("peers")},
-                  {peer_id, op},
+                  {peer_id, op, i.options_.key_prefix},
                   [h = std::move(h), peer_id](boost::system::error_code ec, store::reply r) {
                       if (ec) return h(ec, {});
                       const auto& status = status_of(r);

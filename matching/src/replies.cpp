@@ -33,7 +33,7 @@ std::optional<long long> integer_of(const store::reply& r) {
 namespace {
 
 std::optional<seeker_request> parse_request(const store::reply& e) {
-    if (!e.is_array() || e.size() != 8) return std::nullopt;
+    if (!e.is_array() || (e.size() != 8 && e.size() != 10)) return std::nullopt;
     for (std::size_t i = 0; i < 7; ++i) {
         if (!e.at(i).is_string()) return std::nullopt;
     }
@@ -120,7 +120,17 @@ std::optional<snapshot> parse_snapshot(const store::reply& r) {
     snapshot s;
     // A malformed entry is skipped rather than failing the pass: the others still match.
     for (const auto& e : r.at(0).elements()) {
-        if (auto req = parse_request(e)) s.waiting.push_back(std::move(*req));
+        auto req = parse_request(e);
+        if (!req) continue;
+        // Entries of a snapshot read with statistics carry the two wait-estimate counts.
+        if (e.size() == 10) {
+            auto by_tag = integer_of(e.at(8));
+            auto by_language = integer_of(e.at(9));
+            if (by_tag && by_language && *by_tag >= 0 && *by_language >= 0)
+                s.counts[req->session] = {static_cast<std::size_t>(*by_tag),
+                                          static_cast<std::size_t>(*by_language)};
+        }
+        s.waiting.push_back(std::move(*req));
     }
     for (const auto& e : r.at(1).elements()) {
         if (auto p = parse_peer(e)) s.peers.push_back(std::move(*p));

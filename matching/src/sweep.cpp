@@ -50,6 +50,18 @@ bool intersects(const std::vector<std::string>& a, const std::vector<std::string
 
 } // namespace
 
+match_rate counted_rate(std::size_t matches, std::int64_t now_ms,
+                        std::optional<std::int64_t> observed_since_ms,
+                        const estimate_config& config) {
+    // The same span as comparable_rate(): the window, or less when statistics started later.
+    match_rate out;
+    out.matches = matches;
+    std::int64_t span = config.window.count();
+    if (observed_since_ms) span = std::min(span, now_ms - *observed_since_ms);
+    out.span_ms = std::max<std::int64_t>(span, 1000);
+    return out;
+}
+
 std::vector<queue_entry> queue_view(const snapshot& s, std::int64_t now_ms,
                                     const policy_config& policy, const estimate_config& estimate,
                                     const std::vector<std::string>& gone) {
@@ -85,6 +97,14 @@ std::vector<queue_entry> queue_view(const snapshot& s, std::int64_t now_ms,
         else
             ++g->count;
 
+        if (auto c = s.counts.find(r->session); c != s.counts.end()) {
+            e.estimated_wait_s = estimate_from_rates(
+                *r, e.position, counted_rate(c->second.by_tag, now_ms, s.stats_since_ms, estimate),
+                counted_rate(c->second.by_language, now_ms, s.stats_since_ms, estimate), now_ms,
+                policy);
+            out.push_back(std::move(e));
+            continue;
+        }
         const auto rkey = lkey + "|" + set_key(r->tags);
         auto it = rates.find(rkey);
         if (it == rates.end()) {

@@ -7,6 +7,9 @@
 #include <kindred/testsupport/redis_process.hpp>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
 
 using namespace kindred::matching;
 using namespace kindred::matching::test;
@@ -207,10 +210,11 @@ TEST(MatchingStoreRedis, ClaimScriptRefusesEachBrokenRuleAndChangesNothing) {
             f.env.client.eval(claim,
                               {f.k("queue"), f.k("req:s"), f.k("peer:p"), f.k("alive:p"),
                                f.k("prekeys:p"), f.k("blocked:s"), f.k("conv:" + conv),
-                               f.k("seeker:s"), f.k("stats"), f.k("stats_since"),
-                               f.k("cooldown:p")},
+                               f.k("seeker:s"),
+                               f.k("rate:" + std::to_string(f.clock.get() / 60000)),
+                               f.k("stats_since"), f.k("cooldown:p")},
                               {"s", rid, "p", sid, conv, "0", "grief", now, "600000", "86400000",
-                               "900000", "100"},
+                               "900000", "m:{match}:"},
                               h);
         });
     };
@@ -584,7 +588,13 @@ TEST(MatchingStoreRedis, WaitEstimateComesFromRecordedMatches) {
         ASSERT_EQ(f.pass().matches.size(), 1u);
         f.clock.advance(10s);
     }
-    EXPECT_EQ(f.redis.command({"ZCARD", f.k("stats")}), "4");
+    // Counted per minute, in running counters (no list of matches to read back).
+    std::int64_t counted = 0;
+    for (const auto& key : f.redis.keys()) {
+        if (key.rfind(f.k("rate:"), 0) == 0)
+            counted += std::stoll(f.redis.command({"HGET", key, "en|grief"}));
+    }
+    EXPECT_EQ(counted, 4);
     ASSERT_FALSE(wait_for<peer_view>([&](auto h) { f.env.store.shift_pause("p", h); }).ec);
     auto a = f.enqueue("a", {"grief"});
     auto b = f.enqueue("b", {"grief"});
@@ -595,9 +605,12 @@ TEST(MatchingStoreRedis, WaitEstimateComesFromRecordedMatches) {
     // Nothing comparable for Spanish: unknown.
     EXPECT_EQ(f.enqueue("c", {"grief"}, {"es"}).value.estimated_wait_s, std::nullopt);
     // No session or peer id in the statistics.
-    const auto stats = f.redis.command({"ZRANGE", f.k("stats"), "0", "-1"});
-    EXPECT_EQ(stats.find("m0"), std::string::npos);
-    EXPECT_EQ(stats.find("|p|"), std::string::npos);
+    for (const auto& key : f.redis.keys()) {
+        if (key.rfind(f.k("rate:"), 0) != 0) continue;
+        const auto stats = f.redis.command({"HGETALL", key});
+        EXPECT_EQ(stats.find("m0"), std::string::npos);
+        EXPECT_EQ(stats.find("|p|"), std::string::npos);
+    }
 }
 
 TEST(MatchingStoreRedis, CoalescedPassesServeEveryCaller) {
@@ -751,4 +764,95 @@ TEST(MatchingStoreRedis, AfterTheCooldownThePeriodicPassMatchesThePeerAgain) {
     EXPECT_EQ(after.matches[0].peer_id, "p");
     EXPECT_FALSE(after.matches[0].relaxed); // not a relaxation: the request is 0 s old
     EXPECT_EQ(f.env.matches.size(), 1u);
+}
+
+// Issue #7: a position comes from the seeker-order index qo:<language> (no read of the
+// queue), and must say what the full queue view says, also for a request in two languages.
+TEST(MatchingStoreRedis, QueuePositionFromTheIndexMatchesTheQueueView) {
+    fixture f;
+    EXPECT_EQ(f.enqueue("a", {"grief"}, {"en"}).value.position, 1u);
+    f.clock.advance(1s);
+    EXPECT_EQ(f.enqueue("b", {"grief"}, {"de"}).value.position, 1u);
+    f.clock.advance(1s);
+    EXPECT_EQ(f.enqueue("c", {"grief"}, {"en", "de"}).value.position, 3u); // a and b ahead
+    f.clock.advance(1s);
+    EXPECT_EQ(f.enqueue("d", {"grief"}, {"de"}, risk::high).value.position, 1u);
+    f.clock.advance(1s);
+    EXPECT_EQ(f.enqueue("e", {"grief"}, {"en"}).value.position, 3u); // a and c, not b or d
+
+    auto all = wait_for<std::vector<queue_entry>>([&](auto h) { f.env.store.queue(h); });
+    ASSERT_EQ(all.value.size(), 5u);
+    for (const auto& q : all.value) {
+        auto one = wait_for<queue_entry>([&](auto h) { f.env.store.position(q.session, h); });
+        ASSERT_FALSE(one.ec) << q.session;
+        EXPECT_EQ(one.value.position, q.position) << q.session;
+    }
+    // Leaving the queue leaves the index too.
+    EXPECT_FALSE(wait_done([&](auto h) { f.env.store.cancel("a", h); }));
+    EXPECT_EQ(f.redis.command({"ZSCORE", f.k("qo:en"), "a"}), "(nil)");
+    EXPECT_EQ(wait_for<queue_entry>([&](auto h) { f.env.store.position("c", h); }).value.position,
+              3u); // d (high risk) and b, both German
+    EXPECT_EQ(wait_for<queue_entry>([&](auto h) { f.env.store.position("e", h); }).value.position,
+              2u);
+}
+
+// Issue #7: the free-slot zsets hold exactly the peers on shift with a free slot.
+TEST(MatchingStoreRedis, FreeSlotIndexFollowsShiftsClaimsAndReleases) {
+    fixture f;
+    ASSERT_FALSE(f.shift("p", 2, {"grief"}).ec);
+    auto indexed = [&] {
+        const bool by_tag = f.redis.command({"ZSCORE", f.k("pf:en|grief"), "p"}) != "(nil)";
+        const bool by_language = f.redis.command({"ZSCORE", f.k("pf:en"), "p"}) != "(nil)";
+        EXPECT_EQ(by_tag, by_language);
+        return by_tag;
+    };
+    EXPECT_TRUE(indexed());
+    f.enqueue("s1", {"grief"});
+    auto first = f.pass();
+    ASSERT_EQ(first.matches.size(), 1u);
+    EXPECT_TRUE(indexed()); // 1 of 2
+    f.clock.advance(1s);
+    f.enqueue("s2", {"grief"});
+    ASSERT_EQ(f.pass().matches.size(), 1u);
+    EXPECT_FALSE(indexed()); // full
+    ASSERT_FALSE(f.release(first.matches[0].conversation_id).ec);
+    EXPECT_TRUE(indexed());
+    ASSERT_FALSE(wait_for<peer_view>([&](auto h) { f.env.store.shift_pause("p", h); }).ec);
+    EXPECT_FALSE(indexed());
+    ASSERT_FALSE(wait_for<peer_view>([&](auto h) { f.env.store.shift_resume("p", h); }).ec);
+    EXPECT_TRUE(indexed());
+    // A new shift with other tags leaves the old tag's zset.
+    ASSERT_FALSE(f.shift("p", 2, {"anxiety"}, 0).ec);
+    EXPECT_EQ(f.redis.command({"ZSCORE", f.k("pf:en|grief"), "p"}), "(nil)");
+    EXPECT_NE(f.redis.command({"ZSCORE", f.k("pf:en|anxiety"), "p"}), "(nil)");
+    ASSERT_FALSE(wait_for<peer_view>([&](auto h) { f.env.store.shift_end("p", h); }).ec);
+    EXPECT_EQ(f.redis.command({"ZSCORE", f.k("pf:en|anxiety"), "p"}), "(nil)"); // ending
+}
+
+// Issue #7: a pass reads candidates for the waiting requests, not every peer on shift, and
+// still picks the policy's best (least loaded, then idle longest).
+TEST(MatchingStoreRedis, APassReadsCandidatesNotEveryPeer) {
+    fixture f;
+    constexpr int peers = 200;
+    for (int i = 0; i < peers; ++i) {
+        char id[8];
+        std::snprintf(id, sizeof id, "p%03d", i);
+        ASSERT_FALSE(f.shift(id, 2, {"grief"}, 2).ec);
+        f.clock.advance(1ms);
+    }
+    f.enqueue("warm", {"grief"});
+    ASSERT_EQ(f.pass().matches.size(), 1u); // p000: idle longest
+    f.clock.advance(1s);
+    f.enqueue("s1", {"grief"});
+    f.redis.command({"CONFIG", "RESETSTAT"});
+    auto r = f.pass();
+    ASSERT_EQ(r.matches.size(), 1u);
+    EXPECT_EQ(r.matches[0].peer_id, "p001"); // p000 now carries one: more loaded
+    // Commands run inside scripts are counted too; before the index every peer was read.
+    const auto stats = f.redis.command({"INFO", "commandstats"});
+    const auto at = stats.find("cmdstat_hmget:calls=");
+    ASSERT_NE(at, std::string::npos);
+    const auto hmgets = std::stoi(stats.substr(at + std::strlen("cmdstat_hmget:calls=")));
+    std::cout << "HMGETs for one pass with " << peers << " peers on shift: " << hmgets << "\n";
+    EXPECT_LT(hmgets, peers / 2);
 }

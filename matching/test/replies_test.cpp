@@ -162,3 +162,29 @@ TEST(Replies, MatchRecordFromHgetall) {
     EXPECT_FALSE(parse_record("c1", arr({str("session")})));
     EXPECT_FALSE(parse_record("c1", arr({str("session"), str("s1")}))); // no peer
 }
+
+// Issue #7: a request entry may carry its wait-estimate counts (by tag, by language); a
+// negative or non-numeric count is ignored, the request still parsed.
+TEST(Replies, SnapshotRequestCountsAreParsed) {
+    auto with = [](reply by_tag, reply by_language) {
+        auto e = request_entry("s1");
+        auto v = e.elements();
+        v.push_back(std::move(by_tag));
+        v.push_back(std::move(by_language));
+        return arr(std::move(v));
+    };
+    auto s = parse_snapshot(
+        arr({arr({with(reply::make_integer(3), reply::make_integer(7)), request_entry("s2")}),
+             arr({}), arr({}), str("")}));
+    ASSERT_TRUE(s);
+    ASSERT_EQ(s->waiting.size(), 2u);
+    ASSERT_EQ(s->counts.count("s1"), 1u);
+    EXPECT_EQ(s->counts.at("s1").by_tag, 3u);
+    EXPECT_EQ(s->counts.at("s1").by_language, 7u);
+    EXPECT_EQ(s->counts.count("s2"), 0u);
+    s = parse_snapshot(
+        arr({arr({with(reply::make_integer(-1), str("x"))}), arr({}), arr({}), str("")}));
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->waiting.size(), 1u);
+    EXPECT_TRUE(s->counts.empty());
+}

@@ -239,3 +239,20 @@ TEST(QueueView, EstimatesFromTheSnapshotStatistics) {
     EXPECT_EQ(without_s1[0].session, "s2");
     EXPECT_EQ(without_s1[0].position, 1u);
 }
+
+// Issue #7: counts kept by the store give the same estimate as the list of recent matches.
+TEST(QueueView, CountedRatesGiveTheSameEstimates) {
+    snapshot snap;
+    snap.waiting = {request("s1", 0, "r1"), request("s2", 100, "r2")};
+    snap.counts["s1"] = {4, 4};
+    snap.counts["s2"] = {4, 4};
+    snap.stats_since_ms = 1'000'000 - 40'000; // 4 matches in 40 s: one every 10 s
+    estimate_config ec;
+    ec.window = 10min;
+    auto view = queue_view(snap, 1'000'000, policy_config{}, ec);
+    ASSERT_EQ(view.size(), 2u);
+    EXPECT_EQ(view[0].estimated_wait_s, 10);
+    EXPECT_EQ(view[1].estimated_wait_s, 20);
+    snap.counts["s1"] = {0, 0}; // nothing comparable: unknown
+    EXPECT_EQ(queue_view(snap, 1'000'000, policy_config{}, ec)[0].estimated_wait_s, std::nullopt);
+}

@@ -60,7 +60,9 @@ struct matching_options {
     std::chrono::milliseconds record_ttl{std::chrono::hours(24) + std::chrono::minutes(10)};
     // How long a block lasts (a seeker is anonymous: at most its session's life).
     std::chrono::milliseconds block_ttl{std::chrono::hours(24)};
-    std::size_t stats_cap = 5000;  // recent matches kept for wait estimates
+    // Unused since the wait statistics became per-minute counters (bounded by the window, not
+    // by a count); kept so existing configurations compile.
+    std::size_t stats_cap = 5000;
     std::size_t max_prekeys = 200; // per peer; older ones are dropped first
     // Unix milliseconds. Default: the system clock. Must be thread-safe.
     std::function<std::int64_t()> clock;

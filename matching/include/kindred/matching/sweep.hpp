@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,13 @@ struct snapshot {
     std::vector<peer_state> peers;
     std::vector<recent_match> recent;
     std::optional<std::int64_t> stats_since_ms; // first match ever recorded, if any
+    // Comparable matches within the window per waiting session, when the store counted them
+    // from its running counters (then `recent` is empty and queue_view uses these).
+    struct counted {
+        std::size_t by_tag = 0;      // share a language and a tag
+        std::size_t by_language = 0; // share a language
+    };
+    std::map<std::string, counted> counts;
 };
 
 // A match as claimed in Redis (and kept there, under its conversation id, until it expires).
@@ -62,6 +70,12 @@ struct queue_entry {
 std::vector<queue_entry> queue_view(const snapshot& s, std::int64_t now_ms,
                                     const policy_config& policy, const estimate_config& estimate,
                                     const std::vector<std::string>& gone = {});
+
+// A rate from a count the store kept (per-minute counters), over the same span as
+// comparable_rate(): the window, or the time since statistics started, at least one second.
+match_rate counted_rate(std::size_t matches, std::int64_t now_ms,
+                        std::optional<std::int64_t> observed_since_ms,
+                        const estimate_config& config);
 
 // One claim to send: the planned choice plus the versions the snapshot saw, so the script can
 // refuse a request or a shift that changed since.
