@@ -267,7 +267,9 @@ TEST(InsightsStore, AggregatesHoldNoIdentifiers) {
         EXPECT_EQ(key.find("river"), std::string::npos);
         // Shape: ins:{ins}:h:YYYYMMDDHH:<tag|*>:<lang|*> or ins:{ins}:fb:YYYYMMDD:...
         EXPECT_TRUE(key.rfind("ins:{ins}:h:", 0) == 0 || key.rfind("ins:{ins}:fb:", 0) == 0) << key;
-        for (const auto& e : f.cmd({"HGETALL", key}).elements()) {
+        // Held in a local: a range-for over a temporary's elements() would dangle.
+        const auto fields = f.cmd({"HGETALL", key});
+        for (const auto& e : fields.elements()) {
             EXPECT_EQ(e.str().find("conv-7f3a"), std::string::npos);
             EXPECT_EQ(e.str().find("river"), std::string::npos);
         }
