@@ -39,8 +39,9 @@ jobs=${KINDRED_SANITIZE_JOBS:-2}
 presets=(asan tsan)
 if [[ $which != all ]]; then presets=("$which"); fi
 
-# The JavaScript tests carry the unit label but run no sanitized code.
-exclude='kindred_moderation_lexicon_js_vectors|kindred_web_node_tests'
+# The JavaScript tests and the deployment-file checks (Python over text files, needing the
+# server binary the subset does not build) carry the unit label but run no sanitized code.
+exclude='kindred_moderation_lexicon_js_vectors|kindred_web_node_tests|kindred_deploy_files'
 
 run_preset() {
   local preset=$1 run_labels=$labels
