@@ -345,26 +345,29 @@ void conversation_log::append(append_request r, handler<append_result> h) {
         args.push_back(bytes_text(c.nonce));
         args.push_back(bytes_text(c.ciphertext));
     }
-    impl_->redis.eval(scripts().append, {k.meta, k.log, k.seq}, std::move(args),
-                      [from = r.from.role, h = std::move(h)](error_code ec, store::reply rep) {
-                          if (ec) return h(ec, {});
-                          const std::string& status = status_of(rep);
-                          if (status == "ok" || status == "dup") {
-                              auto offset = store::parse_int64(rep.at(1).str());
-                              if (!offset || *offset < 1) return h(error::corrupt, {});
-                              append_result out;
-                              out.offset = *offset;
-                              out.duplicate = status == "dup";
-                              out.epoch = rep.at(2).str();
-                              out.recipients = parties_from(rep, 3).others(from);
-                              return h({}, std::move(out));
-                          }
-                          if (status == "not_found") return h(error::not_found, {});
-                          if (status == "ended") return h(error::ended, {});
-                          if (status == "bad_copies") return h(error::bad_copies, {});
-                          if (status == "seq_conflict") return h(error::seq_conflict, {});
-                          h(error::corrupt, {});
-                      });
+    impl_->redis.eval(
+        scripts().append, {k.meta, k.log, k.seq}, std::move(args),
+        [from = r.from.role, h = std::move(h)](error_code ec, store::reply rep) {
+            if (ec) return h(ec, {});
+            const std::string& status = status_of(rep);
+            if (status == "ok" || status == "dup") {
+                auto offset = store::parse_int64(rep.at(1).str());
+                if (!offset || *offset < 1) return h(error::corrupt, {});
+                append_result out;
+                out.offset = *offset;
+                out.duplicate = status == "dup";
+                out.epoch = rep.at(2).str();
+                out.recipients = parties_from(rep, 3).others(from);
+                return h({}, std::move(out));
+            }
+            if (status == "not_found") return h(error::not_found, {});
+            if (status == "ended") return h(error::ended, {});
+            if (status == "bad_copies") return h(error::bad_copies, {});
+            if (status == "seq_conflict") return h(error::seq_conflict, {});
+            h(error::corrupt, {});
+        },
+        // A send's caller waits; a retry with the same seq is safe.
+        store::on_stall::fail);
 }
 
 void conversation_log::read(read_request r, handler<read_result> h) {

@@ -237,6 +237,10 @@ const std::vector<option_spec>& option_table() {
                         &timing_config::peer_cooldown_s));
         t.push_back(tim("redis_command_timeout_ms", 10, 600000, "per Redis command",
                         &timing_config::redis_command_timeout_ms));
+        t.push_back(tim("redis_stall_timeout_ms", 0, 600000,
+                        "a send waiting on a Redis that answers nothing is refused after this "
+                        "(0: off)",
+                        &timing_config::redis_stall_timeout_ms));
         t.push_back(tim("heartbeat_s", 1, 3600, "instance heartbeat; its key lives 3x this",
                         &timing_config::heartbeat_s));
         t.push_back(tim("shutdown_grace_s", 0, 3600,
@@ -249,8 +253,13 @@ const std::vector<option_spec>& option_table() {
                         "instances) from Redis this often",
                         &timing_config::status_poll_s));
         t.push_back(tim("token_recheck_ms", 50, 60000,
-                        "open staff sockets re-check their token in Redis this often",
+                        "open staff sockets: close those whose token expired, this often",
                         &timing_config::token_recheck_ms));
+        t.push_back(tim("token_lookup_ms", 50, 600000,
+                        "open staff sockets: look their tokens up in Redis this often (a "
+                        "revocation arrives at once over the bus; this catches a token deleted "
+                        "without one)",
+                        &timing_config::token_lookup_ms));
         return t;
     }();
     return table;

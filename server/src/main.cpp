@@ -243,6 +243,7 @@ int run(ks::config cfg, const std::vector<std::string>& args) {
     copts.address = *endpoint;
     copts.command_timeout = std::chrono::milliseconds(cfg.timing.redis_command_timeout_ms);
     copts.connect_timeout = copts.command_timeout;
+    copts.stall_timeout = std::chrono::milliseconds(cfg.timing.redis_stall_timeout_ms);
     // Readiness must come back within ~3 s of Redis coming back.
     copts.reconnect_max = std::chrono::milliseconds(1000);
     copts.name = "cmd";
@@ -478,7 +479,9 @@ int run(ks::config cfg, const std::vector<std::string>& args) {
     // Dead staff tokens (ctl:revoked, periodic re-check, expiry) close their sockets with 4003.
     ks::staff_monitor monitor(
         io, accounts, connections, stats,
-        ks::staff_monitor_options{std::chrono::milliseconds(cfg.timing.token_recheck_ms), {}});
+        ks::staff_monitor_options{std::chrono::milliseconds(cfg.timing.token_recheck_ms),
+                                  std::chrono::milliseconds(cfg.timing.token_lookup_ms),
+                                  {}});
     monitor.start(bus);
     // One hook for both owners (it replaces staff_monitor's): recheck staff tokens, and
     // re-read the tail of every conversation a local session follows.

@@ -197,29 +197,34 @@ void relay_service::send(service_request r, answer_handler h) {
     // About one send in 16 is timed (metrics.hpp); the others cost one relaxed add.
     const auto received = metrics::relay_sample() ? std::chrono::steady_clock::now()
                                                   : std::chrono::steady_clock::time_point{};
-    log_.append(
-        std::move(a),
-        [this, id = r.id, session = r.session_id, stored = std::move(stored), received,
-         h = std::move(h)](boost::system::error_code ec, relay::append_result res) {
-            if (ec) return h(relay_error(id, ec));
-            service_answer answer;
-            answer.frames.push_back(send_ok_frame(id, res.offset));
-            h(std::move(answer));
-            if (options_.tracker && !res.duplicate)
-                options_.tracker->on_own(session, stored.conversation_id, res.offset);
-            if (res.duplicate) return; // stored and delivered before
-            const auto e = relay::entry_of(stored, res.offset);
-            for (const auto& to : res.recipients)
-                if (auto ev = relay::to_event(stored.conversation_id, e, to.role))
-                    deliver_message_to(to, stored.conversation_id, res.offset,
-                                       protocol::encode_event(protocol::server_event{*ev}));
-            if (options_.stats) {
-                if (received != std::chrono::steady_clock::time_point{})
-                    options_.stats->message_relayed(received);
-                else
-                    options_.stats->message_relayed();
-            }
-        });
+    log_.append(std::move(a),
+                [this, id = r.id, session = r.session_id, stored = std::move(stored), received,
+                 h = std::move(h)](boost::system::error_code ec, relay::append_result res) {
+                    if (ec) return h(relay_error(id, ec));
+                    service_answer answer;
+                    answer.frames.push_back(send_ok_frame(id, res.offset));
+                    h(std::move(answer));
+                    if (options_.tracker)
+                        options_.tracker->on_own(session, stored.conversation_id, res.offset);
+                    // A duplicate (a retried seq) is delivered again: its first attempt may have
+                    // been stored after its answer timed out (a stalled or overloaded Redis), and
+                    // then nobody pushed it — the recipient would only see it at the next message
+                    // or its next sync. The recipient's instance drops an offset it already pushed
+                    // (delivery tracker), and clients de-duplicate by offset. Clients resend the
+                    // same copies.
+                    const auto e = relay::entry_of(stored, res.offset);
+                    for (const auto& to : res.recipients)
+                        if (auto ev = relay::to_event(stored.conversation_id, e, to.role))
+                            deliver_message_to(to, stored.conversation_id, res.offset,
+                                               protocol::encode_event(protocol::server_event{*ev}));
+                    if (res.duplicate) return; // counted when it was stored
+                    if (options_.stats) {
+                        if (received != std::chrono::steady_clock::time_point{})
+                            options_.stats->message_relayed(received);
+                        else
+                            options_.stats->message_relayed();
+                    }
+                });
 }
 
 void relay_service::forward(service_request r, answer_handler h) {

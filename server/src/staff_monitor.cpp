@@ -68,17 +68,20 @@ struct staff_monitor::impl : std::enable_shared_from_this<staff_monitor::impl> {
         timer_.expires_after(options_.recheck);
         timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
             if (ec || self->stopped_) return;
-            self->recheck();
+            const bool lookup =
+                ++self->rounds_since_lookup_ * self->options_.recheck >= self->options_.lookup;
+            self->recheck(lookup);
             self->schedule();
         });
     }
 
-    // On the strand.
-    void recheck() {
+    // On the strand. Expiry always; the Redis lookup when `lookup`.
+    void recheck(bool lookup) {
         if (stopped_) return;
         close(connections_.expired(options_.now_ms()), "expired");
         // One round at a time: when Redis is slow, rounds do not pile up.
-        if (in_flight_ > 0) return;
+        if (!lookup || in_flight_ > 0) return;
+        rounds_since_lookup_ = 0;
         auto hashes = connections_.staff_token_hashes();
         in_flight_ = hashes.size();
         for (auto& h : hashes) {
@@ -100,6 +103,7 @@ struct staff_monitor::impl : std::enable_shared_from_this<staff_monitor::impl> {
     metrics& stats_;
     staff_monitor_options options_;
     std::size_t in_flight_ = 0;
+    long rounds_since_lookup_ = 0;
     bool stopped_ = false;
 };
 
@@ -123,7 +127,7 @@ void staff_monitor::start(store::subscriber& bus) {
         if (auto self = weak.lock())
             net::post(self->strand_, [self] {
                 spdlog::info("event=staff_recheck_after_resubscribe");
-                self->recheck();
+                self->recheck(true);
             });
     });
     net::post(impl_->strand_, [self = impl_] { self->schedule(); });
@@ -132,7 +136,7 @@ void staff_monitor::start(store::subscriber& bus) {
 void staff_monitor::after_resubscribe() {
     net::post(impl_->strand_, [self = impl_] {
         spdlog::info("event=staff_recheck_after_resubscribe");
-        self->recheck();
+        self->recheck(true);
     });
 }
 

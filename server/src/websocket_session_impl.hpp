@@ -124,6 +124,19 @@ public:
             pmd.client_enable = false;
             ws_.set_option(pmd);
             ws_.read_message_max(ctx_.cfg.limits.max_frame_bytes);
+            // Beast 1.81 counts close codes from 5000 up as valid and would echo them, but
+            // RFC 6455 defines none there. This runs inside the read, before Beast answers the
+            // close: shutting the socket fails the connection without a close frame (as the
+            // RFC allows for a protocol error), and the count and log say 1002.
+            ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+                if (kind != websocket::frame_type::close ||
+                    close_code_acceptable_from_peer(ws_.reason().code))
+                    return;
+                if (!close_code_) close_code_ = close_codes::protocol_error;
+                beast::error_code ignored;
+                beast::get_lowest_layer(ws_).socket().shutdown(net::socket_base::shutdown_both,
+                                                               ignored);
+            });
             ws_.set_option(websocket::stream_base::decorator(
                 [](websocket::response_type& res) { res.set(http::field::server, "kindred"); }));
             ws_.async_accept(

@@ -165,6 +165,7 @@ protected:
         bus_ = std::make_unique<store::subscriber>(io_, so);
         ks::staff_monitor_options mo;
         mo.recheck = 100ms;
+        mo.lookup = 200ms;
         if (fixed_now_ms) mo.now_ms = [fixed_now_ms] { return fixed_now_ms; };
         monitor_ = std::make_unique<ks::staff_monitor>(io_, *accounts_, registry_, stats_, mo);
         monitor_->start(*bus_);

@@ -1,5 +1,6 @@
 // client.cpp — the pipelined command connection: hiredis's reply FIFO mirrored by our own
-// `pending_` queue, one deadline timer for the oldest live command, a health PING.
+// `pending_` queue, one deadline timer for the oldest live command, a stall timer for commands
+// that fail fast when Redis stops answering, a health PING.
 #include "connection.hpp"
 #include <kindred/store/client.hpp>
 
@@ -91,18 +92,18 @@ public:
         : detail::connection(io, settings_from(options))
         , options_(std::move(options))
         , deadline_timer_(strand_)
+        , stall_timer_(strand_)
         , ping_timer_(strand_) {}
 
     const client_options& options() const noexcept { return options_; }
 
-    void command(std::vector<std::string> args, handler h) {
-        asio::dispatch(strand_,
-                       [self = self_as<impl>(), args = std::move(args),
-                        h = std::move(h)]() mutable { self->do_command(args, std::move(h)); });
+    void command(std::vector<std::string> args, handler h, on_stall stall) {
+        asio::dispatch(strand_, [self = self_as<impl>(), args = std::move(args), h = std::move(h),
+                                 stall]() mutable { self->do_command(args, std::move(h), stall); });
     }
 
     void eval(const script& s, std::vector<std::string> keys, std::vector<std::string> args,
-              handler h) {
+              handler h, on_stall stall) {
         auto argv = std::make_shared<std::vector<std::string>>();
         argv->reserve(3 + keys.size() + args.size());
         argv->push_back("EVALSHA");
@@ -110,18 +111,20 @@ public:
         argv->push_back(std::to_string(keys.size()));
         std::move(keys.begin(), keys.end(), std::back_inserter(*argv));
         std::move(args.begin(), args.end(), std::back_inserter(*argv));
-        asio::dispatch(strand_, [self = self_as<impl>(), s, argv, h = std::move(h)]() mutable {
-            self->do_eval(s, std::move(argv), std::move(h));
-        });
+        asio::dispatch(strand_,
+                       [self = self_as<impl>(), s, argv, h = std::move(h), stall]() mutable {
+                           self->do_eval(s, std::move(argv), std::move(h), stall);
+                       });
     }
 
     void load(const script& s, handler h) {
-        command({"SCRIPT", "LOAD", s.source()},
-                [s, h = std::move(h)](boost::system::error_code ec, reply r) {
-                    if (!ec && (!r.is_string() || r.str() != s.sha1()))
-                        ec = error::unexpected_reply;
-                    h(ec, std::move(r));
-                });
+        command(
+            {"SCRIPT", "LOAD", s.source()},
+            [s, h = std::move(h)](boost::system::error_code ec, reply r) {
+                if (!ec && (!r.is_string() || r.str() != s.sha1())) ec = error::unexpected_reply;
+                h(ec, std::move(r));
+            },
+            on_stall::wait);
     }
 
 private:
@@ -129,8 +132,9 @@ private:
         handler on_done;
         clock_type::time_point sent;
         clock_type::time_point deadline;
-        bool internal = false; // our own PINGs: no latency report
-        bool expired = false;
+        bool internal = false;  // our own PINGs: no latency report
+        bool fail_fast = false; // sent with on_stall::fail
+        bool done = false;      // its handler already ran (timeout or stall): drop the reply
     };
 
     static detail::connection_settings settings_from(const client_options& o) {
@@ -140,16 +144,20 @@ private:
 
     // --- on the strand from here on ---
 
-    void do_command(const std::vector<std::string>& args, handler h) {
+    void do_command(const std::vector<std::string>& args, handler h,
+                    on_stall stall = on_stall::wait) {
         if (state_ == state::stopped) return post_result(std::move(h), error::stopped);
         if (args.empty() || changes_mode(args.front()))
             return post_result(std::move(h), error::invalid_command);
         if (state_ != state::ready || !link_ || !link_->alive())
             return post_result(std::move(h), error::not_connected);
-        send(args, std::move(h), false);
+        const bool fail_fast = stall == on_stall::fail && options_.stall_timeout.count() > 0;
+        if (fail_fast && stalled_) return post_result(std::move(h), error::not_connected);
+        send(args, std::move(h), false, fail_fast);
     }
 
-    void do_eval(const script& s, std::shared_ptr<std::vector<std::string>> argv, handler h) {
+    void do_eval(const script& s, std::shared_ptr<std::vector<std::string>> argv, handler h,
+                 on_stall stall) {
         // The first use of a script on a connection sends EVAL with the body, which also puts
         // it in Redis's script cache, so every EVALSHA pipelined behind it finds it. Without
         // this, a NOSCRIPT retry would run after commands sent later on the same connection
@@ -159,31 +167,37 @@ private:
             std::vector<std::string> eval_args = *argv;
             eval_args[0] = "EVAL";
             eval_args[1] = s.source();
-            return do_command(eval_args, std::move(h));
+            return do_command(eval_args, std::move(h), stall);
         }
         // Only a SCRIPT FLUSH (or a Redis that lost its cache without dropping the
         // connection) gets here with NOSCRIPT: load and retry once.
-        do_command(*argv, [self = self_as<impl>(), s, argv,
-                           h = std::move(h)](boost::system::error_code ec, reply r) mutable {
-            if (ec == error::reply_error && r.is_error_code("NOSCRIPT")) {
-                // Redis lost its script cache (restart, SCRIPT FLUSH, failover). Pipeline the
-                // load and the retry; replies are FIFO, so the load's answer is known first.
-                auto load_failure = std::make_shared<reply>();
-                self->do_command({"SCRIPT", "LOAD", s.source()},
-                                 [load_failure](boost::system::error_code lec, reply lr) {
-                                     if (lec == error::reply_error) *load_failure = std::move(lr);
-                                 });
-                self->do_command(*argv, [h = std::move(h),
-                                         load_failure](boost::system::error_code ec2, reply r2) {
-                    if (ec2 == error::reply_error && r2.is_error_code("NOSCRIPT") &&
-                        load_failure->is_error())
-                        r2 = *load_failure; // say why it did not load (e.g. a syntax error)
-                    h(ec2, std::move(r2));
-                });
-                return;
-            }
-            h(ec, std::move(r));
-        });
+        do_command(
+            *argv,
+            [self = self_as<impl>(), s, argv, stall, h = std::move(h)](boost::system::error_code ec,
+                                                                       reply r) mutable {
+                if (ec == error::reply_error && r.is_error_code("NOSCRIPT")) {
+                    // Redis lost its script cache (restart, SCRIPT FLUSH, failover). Pipeline the
+                    // load and the retry; replies are FIFO, so the load's answer is known first.
+                    auto load_failure = std::make_shared<reply>();
+                    self->do_command({"SCRIPT", "LOAD", s.source()},
+                                     [load_failure](boost::system::error_code lec, reply lr) {
+                                         if (lec == error::reply_error)
+                                             *load_failure = std::move(lr);
+                                     });
+                    self->do_command(
+                        *argv,
+                        [h = std::move(h), load_failure](boost::system::error_code ec2, reply r2) {
+                            if (ec2 == error::reply_error && r2.is_error_code("NOSCRIPT") &&
+                                load_failure->is_error())
+                                r2 = *load_failure; // say why it did not load (e.g. a syntax error)
+                            h(ec2, std::move(r2));
+                        },
+                        stall);
+                    return;
+                }
+                h(ec, std::move(r));
+            },
+            stall);
     }
 
     void post_result(handler h, boost::system::error_code ec, reply r = {}) {
@@ -191,7 +205,8 @@ private:
                    [h = std::move(h), ec, r = std::move(r)]() mutable { h(ec, std::move(r)); });
     }
 
-    void send(const std::vector<std::string>& args, handler h, bool internal) {
+    void send(const std::vector<std::string>& args, handler h, bool internal,
+              bool fail_fast = false) {
         if (!link_ || !link_->alive()) // dropped; on_closed not yet run
             return post_result(std::move(h), error::not_connected);
         // RESP is formatted here rather than by redisAsyncCommandArgv, whose sdscatfmt per
@@ -204,8 +219,13 @@ private:
                                             wire_.data(), wire_.size());
         if (rc != REDIS_OK) return post_result(std::move(h), error::not_connected);
         auto now = clock_type::now();
-        pending_.push_back({std::move(h), now, now + options_.command_timeout, internal});
+        pending_.push_back(
+            {std::move(h), now, now + options_.command_timeout, internal, fail_fast});
         arm_deadline();
+        if (fail_fast) {
+            ++fail_fast_live_;
+            arm_stall();
+        }
     }
 
     static void on_reply_c(redisAsyncContext* ac, void* r, void*) {
@@ -222,10 +242,13 @@ private:
         if (pending_.empty()) return; // cannot happen: hiredis's callback list mirrors pending_
         pending p = std::move(pending_.front());
         pending_.pop_front();
-        if (p.expired) {
-            --expired_; // timed out earlier; its handler already ran: drop the late reply
-            return;
+        if (expired_ > 0) --expired_; // the front was in the timed-out prefix
+        if (r) {
+            last_reply_ = clock_type::now();
+            stalled_ = false;
         }
+        if (p.done) return; // timed out earlier; its handler already ran: drop the late reply
+        if (p.fail_fast) --fail_fast_live_;
         if (!r) return complete(p, closing_error(), {});
         reply value = from_hiredis(r);
         boost::system::error_code ec;
@@ -261,11 +284,56 @@ private:
         auto now = clock_type::now();
         while (expired_ < pending_.size() && pending_[expired_].deadline <= now) {
             auto& p = pending_[expired_];
-            p.expired = true;
             ++expired_;
+            if (p.done) continue; // failed by the stall timer already
+            p.done = true;
+            if (p.fail_fast) --fail_fast_live_;
             complete(p, error::timeout, {});
         }
         arm_deadline();
+    }
+
+    // The oldest command sent with on_stall::fail whose handler has not run, or null.
+    const pending* oldest_fail_fast() const {
+        if (fail_fast_live_ == 0) return nullptr;
+        for (std::size_t i = expired_; i < pending_.size(); ++i)
+            if (pending_[i].fail_fast && !pending_[i].done) return &pending_[i];
+        return nullptr;
+    }
+
+    // Redis is stalled when, with a fail-fast command waiting, nothing has been answered for
+    // stall_timeout since that command was sent (or since the last reply, if later). One
+    // timer, re-armed while such commands wait: under steady traffic it fires about once per
+    // stall_timeout, not once per command.
+    void arm_stall() {
+        if (stall_armed_) return;
+        const pending* oldest = oldest_fail_fast();
+        if (!oldest) return;
+        stall_armed_ = true;
+        stall_timer_.expires_at(std::max(last_reply_, oldest->sent) + options_.stall_timeout);
+        stall_timer_.async_wait([self = self_as<impl>()](const boost::system::error_code& ec) {
+            self->on_stall_timer(ec);
+        });
+    }
+
+    void on_stall_timer(const boost::system::error_code& ec) {
+        stall_armed_ = false;
+        if (ec || state_ == state::stopped) return;
+        const pending* oldest = oldest_fail_fast();
+        if (!oldest) return;
+        const auto now = clock_type::now();
+        if (now - std::max(last_reply_, oldest->sent) >= options_.stall_timeout) {
+            // Fail every waiting fail-fast command; the later ones would only wait longer.
+            stalled_ = true;
+            for (std::size_t i = expired_; i < pending_.size(); ++i) {
+                auto& p = pending_[i];
+                if (!p.fail_fast || p.done) continue;
+                p.done = true;
+                --fail_fast_live_;
+                complete(p, error::timeout, {});
+            }
+        }
+        arm_stall();
     }
 
     void on_link_up() override {
@@ -285,6 +353,8 @@ private:
 
     void on_ready() override {
         scripts_sent_.clear(); // a new connection may face a Redis with an empty script cache
+        last_reply_ = clock_type::now();
+        stalled_ = false;
         arm_ping();
     }
 
@@ -317,10 +387,13 @@ private:
         while (!pending_.empty())
             on_reply(nullptr);
         expired_ = 0;
+        fail_fast_live_ = 0;
+        stalled_ = false;
     }
 
     void on_stop() override {
         deadline_timer_.cancel();
+        stall_timer_.cancel();
         ping_timer_.cancel();
     }
 
@@ -329,9 +402,14 @@ private:
     std::unordered_set<std::string> scripts_sent_; // SHAs sent with EVAL on this connection
     std::string wire_;        // the RESP form of the command being sent (reused: no allocation)
     std::size_t expired_ = 0; // pending_[0, expired_) timed out, awaiting their late replies
+    std::size_t fail_fast_live_ = 0;    // fail-fast commands in pending_ whose handler has not run
+    clock_type::time_point last_reply_; // of any reply on this connection
+    bool stalled_ = false;              // set by the stall timer, cleared by the next reply
     asio::steady_timer deadline_timer_;
+    asio::steady_timer stall_timer_;
     asio::steady_timer ping_timer_;
     bool deadline_armed_ = false;
+    bool stall_armed_ = false;
     bool ping_outstanding_ = false;
 };
 
@@ -355,13 +433,13 @@ const client_options& client::options() const noexcept {
     return impl_->options();
 }
 
-void client::command(std::vector<std::string> args, handler h) {
-    impl_->command(std::move(args), std::move(h));
+void client::command(std::vector<std::string> args, handler h, on_stall stall) {
+    impl_->command(std::move(args), std::move(h), stall);
 }
 
 void client::eval(const script& s, std::vector<std::string> keys, std::vector<std::string> args,
-                  handler h) {
-    impl_->eval(s, std::move(keys), std::move(args), std::move(h));
+                  handler h, on_stall stall) {
+    impl_->eval(s, std::move(keys), std::move(args), std::move(h), stall);
 }
 
 void client::load(const script& s, handler h) {
@@ -389,7 +467,8 @@ void client::load_all(std::span<const script* const> scripts,
 }
 
 void client::publish(std::string channel, std::string payload, handler h) {
-    impl_->command({"PUBLISH", std::move(channel), std::move(payload)}, std::move(h));
+    impl_->command({"PUBLISH", std::move(channel), std::move(payload)}, std::move(h),
+                   on_stall::wait);
 }
 
 } // namespace kindred::store

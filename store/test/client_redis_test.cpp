@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
+#include <future>
 
 using namespace kindred::store;
 using namespace kindred::store::test;
@@ -136,6 +138,121 @@ TEST(ClientRedis, TimeoutDropsTheLateReplyAndKeepsRepliesAligned) {
     EXPECT_EQ(get.value.str(), "1");
     EXPECT_EQ(run(c, {"ECHO", "x"}).value.str(), "x");
     EXPECT_EQ(calls.load(), 1);
+}
+
+// A frozen Redis (SIGSTOP): a fail-fast command completes at the stall timeout, long before
+// its command deadline; a plain command sent with it still waits for that deadline; while
+// stalled, later fail-fast commands are refused without being sent; after SIGCONT the
+// connection serves again and the stalled command's late reply is dropped.
+TEST(ClientRedis, StalledRedisFailsFailFastCommandsAtTheStallTimeout) {
+    io_thread io;
+    redis_process redis;
+    auto opts = fast_client(unix_endpoint(redis.unix_address()));
+    opts.ping_interval = 0ms; // keep the same connection across the pause
+    opts.command_timeout = 5000ms;
+    opts.stall_timeout = 100ms;
+    client c(io.io, opts);
+    c.start();
+    ASSERT_TRUE(eventually([&] { return c.connected(); }));
+
+    using clock = std::chrono::steady_clock;
+    struct timed {
+        boost::system::error_code ec;
+        clock::duration after;
+    };
+    const auto send = [&c](std::vector<std::string> args, on_stall stall) {
+        auto p = std::make_shared<std::promise<timed>>();
+        const auto start = clock::now();
+        c.command(
+            std::move(args),
+            [p, start](boost::system::error_code ec, reply) {
+                p->set_value({ec, clock::now() - start});
+            },
+            stall);
+        return p->get_future();
+    };
+
+    redis.pause();
+    auto fast = send({"INCR", "stalled"}, on_stall::fail);
+    auto slow = send({"GET", "other"}, on_stall::wait);
+    ASSERT_EQ(fast.wait_for(10s), std::future_status::ready);
+    const auto f = fast.get();
+    EXPECT_EQ(f.ec, error::timeout);
+    const auto fast_ms = std::chrono::duration_cast<std::chrono::milliseconds>(f.after).count();
+    std::printf("fail-fast command answered after %lld ms (stall timeout 100 ms)\n",
+                static_cast<long long>(fast_ms));
+    // Not a speed assertion: the bound that matters is "well before the 5 s deadline".
+    EXPECT_GE(fast_ms, 90);
+    EXPECT_LT(fast_ms, 2500);
+    // The plain command is still waiting (its deadline is 5 s away).
+    EXPECT_EQ(slow.wait_for(0ms), std::future_status::timeout);
+    // Stalled: a new fail-fast command is refused at once, without being sent.
+    auto refused = send({"INCR", "never-sent"}, on_stall::fail);
+    ASSERT_EQ(refused.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(refused.get().ec, error::not_connected);
+
+    redis.resume();
+    ASSERT_EQ(slow.wait_for(10s), std::future_status::ready);
+    EXPECT_FALSE(slow.get().ec); // answered after the resume, before its deadline
+    // The stalled INCR ran late (its reply was dropped); the refused one never ran.
+    auto get = run(c, {"GET", "stalled"});
+    EXPECT_FALSE(get.ec);
+    EXPECT_EQ(get.value.str(), "1");
+    EXPECT_TRUE(run(c, {"GET", "never-sent"}).value.is_nil());
+    // Replies flow again, so fail-fast commands are sent again.
+    auto again = send({"INCR", "stalled"}, on_stall::fail);
+    ASSERT_EQ(again.wait_for(10s), std::future_status::ready);
+    EXPECT_FALSE(again.get().ec);
+}
+
+// A stall is measured from the last reply, not per command: W1 (a 300 ms script) runs alone;
+// W2 (another 300 ms) and F (an INCR) are sent 50 ms later and run after it. F waits ~550 ms,
+// longer than the 500 ms stall timeout, but W1's reply came at ~300 ms, so Redis is not
+// stalled and all three succeed. (A per-command 500 ms deadline would have failed F.)
+TEST(ClientRedis, CommandWaitingBehindSlowOnesIsNotFailedWhileRepliesFlow) {
+    io_thread io;
+    redis_process redis;
+    auto opts = fast_client(unix_endpoint(redis.unix_address()));
+    opts.ping_interval = 0ms;
+    opts.command_timeout = 20000ms;
+    opts.stall_timeout = 500ms;
+    client c(io.io, opts);
+    c.start();
+    ASSERT_TRUE(eventually([&] { return c.connected(); }));
+
+    const std::string busy = "local t = redis.call('TIME') "
+                             "local start = t[1] * 1000000 + t[2] "
+                             "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start "
+                             ">= 300000 return redis.call('INCR', KEYS[1])";
+    using clock = std::chrono::steady_clock;
+    std::vector<std::future<std::pair<boost::system::error_code, clock::duration>>> done;
+    const auto send = [&](std::vector<std::string> args) {
+        auto p =
+            std::make_shared<std::promise<std::pair<boost::system::error_code, clock::duration>>>();
+        done.push_back(p->get_future());
+        const auto start = clock::now();
+        c.command(
+            std::move(args),
+            [p, start](boost::system::error_code ec, reply) {
+                p->set_value({ec, clock::now() - start});
+            },
+            on_stall::fail);
+    };
+    send({"EVAL", busy, "1", "busy"});
+    std::this_thread::sleep_for(50ms);
+    send({"EVAL", busy, "1", "busy"});
+    send({"INCR", "fast"});
+    for (auto& f : done)
+        ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
+    const auto f = done[2].get();
+    std::printf("INCR behind two 300 ms scripts answered after %lld ms (stall timeout 500 ms)\n",
+                static_cast<long long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(f.second).count()));
+    EXPECT_FALSE(f.first) << f.first.message();
+    EXPECT_FALSE(done[0].get().first);
+    EXPECT_FALSE(done[1].get().first);
+    EXPECT_EQ(run(c, {"GET", "busy"}).value.str(), "2");
+    EXPECT_EQ(run(c, {"GET", "fast"}).value.str(), "1");
 }
 
 TEST(ClientRedis, PausedRedisAnswersTimeoutsThenRecoversAfterResume) {

@@ -126,12 +126,13 @@ TEST_F(RedisOutage, FrozenRedisRefusesSendsQuicklyAndNothingIsLost) {
                 static_cast<long>(over_200), percentile(recovery, 100), recovery.size());
     EXPECT_GT(acked_before, 0);
     EXPECT_FALSE(unavailable.empty()) << "no send was refused: was Redis frozen at all?";
-    // Not asserted: the 200 ms. The sends already waiting for Redis when it froze
-    // (one per client) answer at the command deadline, redis_command_timeout_ms (1 s by
-    // default); every later one is refused at once because the health PING dropped the
-    // connection (docs/reliability.md). A hang would answer only when Redis returns, 8 s later:
-    // 2.5 s (the deadline plus scheduling noise) catches that.
-    EXPECT_LT(percentile(unavailable, 100), 2500);
+    // The 200 ms is printed, not asserted (a loaded machine delays timers). The sends
+    // already waiting for Redis when it froze (one per client) are refused by the stall
+    // timeout (timing.redis_stall_timeout_ms, 150 ms); later ones at once, while the
+    // connection is stalled and after the health PING dropped it. Without the stall timeout
+    // they would wait the 1 s command deadline, and a hang until Redis returns 8 s later:
+    // 900 ms catches both, with room for scheduling noise.
+    EXPECT_LT(percentile(unavailable, 100), 900);
     // 3× the 5 s: a hang guard (the reconnect back-off alone is ≤ 1 s).
     EXPECT_LT(percentile(recovery, 100), 15000);
     EXPECT_EQ(simple_http_status(port(), "/readyz"), 200);

@@ -71,10 +71,16 @@ struct timing_config {
     std::uint32_t moderator_presence_s = 30; // a moderator console's duty presence lives this long
     std::uint32_t peer_cooldown_s = 600;     // after a high/imminent escalation: no new match
     std::uint32_t redis_command_timeout_ms = 1000;
+    // A chat send waits at most this long for a Redis that answers nothing at all before it
+    // is answered `unavailable` (the client retries it; sends are idempotent by seq). 0: off,
+    // the send waits redis_command_timeout_ms.
+    std::uint32_t redis_stall_timeout_ms = 150;
     std::uint32_t heartbeat_s = 5;
     std::uint32_t shutdown_grace_s = 5;
     std::uint32_t token_lifetime_s = 43200; // staff login tokens (12 h)
-    std::uint32_t token_recheck_ms = 500;   // open staff sockets re-check their token this often
+    std::uint32_t token_recheck_ms = 500;   // open staff sockets' tokens: expiry checked this often
+    std::uint32_t token_lookup_ms = 5000;   // and looked up in Redis this often (revocations
+                                            // arrive at once over the bus; this is the net)
     std::uint32_t status_poll_s = 5;        // cluster gauges of /metrics are read this often
 };
 

@@ -38,6 +38,15 @@ inline constexpr std::uint16_t token_revoked = 4003;   // staff token logged out
 inline constexpr std::uint16_t banned = 4005;          // a moderator banned this party
 } // namespace close_codes
 
+// Whether a peer may send this close code (RFC 6455 §7.4: 1000-1003, 1007-1014 as IANA
+// registered them, 3000-4999; 0 stands for a close frame without a code). Beast 1.81 already
+// fails the codes below 5000 that are not; it accepts and echoes 5000 and up, which the
+// session fails itself with this. Pure.
+constexpr bool close_code_acceptable_from_peer(std::uint16_t code) noexcept {
+    return code == 0 || (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
+
 // The device id stored for a seeker's hello.device: lowercase hex of BLAKE2b-128
 // (crypto_generichash, 16-byte output, no key) of "kindred/device/v1|" followed by the 32 raw
 // bytes. One-way, so a Redis dump does not reveal the secret the client keeps. Pure.

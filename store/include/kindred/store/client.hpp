@@ -20,7 +20,10 @@
 //   - error::not_connected at once, without sending, while there is no ready connection —
 //     commands are NOT queued during an outage, so the caller can answer `unavailable`;
 //   - error::timeout when no reply came before options.command_timeout (the late reply is
-//     dropped; the command may still have run);
+//     dropped; the command may still have run) — or, for a command sent with
+//     on_stall::fail, once Redis has answered nothing at all for options.stall_timeout;
+//   - error::not_connected, without sending, for a command sent with on_stall::fail while
+//     Redis is stalled (no reply since the stall was detected);
 //   - error::disconnected when the connection dropped with the command in flight (it may
 //     or may not have run);
 //   - error::stopped after stop();
@@ -48,10 +51,26 @@ class io_context;
 
 namespace kindred::store {
 
+// What a command does when Redis stops answering altogether (client_options::stall_timeout):
+// wait for its own deadline (command_timeout), or fail as soon as the stall is seen. `fail`
+// suits commands a caller may safely retry and whose caller waits for an answer (a chat
+// send, idempotent by its seq): a frozen Redis then costs the user stall_timeout, not a
+// second.
+enum class on_stall { wait, fail };
+
 struct client_options {
     endpoint address;
     // Deadline of each command, from when it is sent. Also the deadline of the health PING.
     std::chrono::milliseconds command_timeout{1000};
+    // A Redis that answers nothing at all for this long while a command sent with
+    // on_stall::fail waits is stalled (SIGSTOP, a network partition, a long blocking call):
+    // those commands complete with error::timeout at once, and later ones with
+    // error::not_connected without being sent, until the next reply arrives. A busy Redis
+    // that keeps answering is not stalled, however long its queue — but Redis runs every
+    // command it read from a connection in one go before writing their replies, so slow
+    // commands pipelined together (long scripts) do look like a stall. The connection itself
+    // is kept (the health PING decides about it). Zero disables it.
+    std::chrono::milliseconds stall_timeout{0};
     // Deadline for a connection attempt: socket connect plus the first PING's answer.
     std::chrono::milliseconds connect_timeout{1000};
     // Reconnect delays: first delay, doubled after each failed attempt up to the maximum,
@@ -94,13 +113,13 @@ public:
     const client_options& options() const noexcept;
 
     // Sends one command; replies come back in the order commands were sent (pipelined).
-    void command(std::vector<std::string> args, handler h);
+    void command(std::vector<std::string> args, handler h, on_stall stall = on_stall::wait);
 
     // Runs a Lua script: EVALSHA by its SHA1; on a NOSCRIPT error it sends SCRIPT LOAD and
     // EVALSHA again (pipelined, once), so callers never see NOSCRIPT unless the script fails
     // to load. The handler gets the script's reply (or error, as for command()).
     void eval(const script& s, std::vector<std::string> keys, std::vector<std::string> args,
-              handler h);
+              handler h, on_stall stall = on_stall::wait);
     // Loads a script ahead of use (SCRIPT LOAD); the handler gets its SHA1 as a string
     // reply, or error::unexpected_reply when Redis names another SHA1.
     void load(const script& s, handler h);
