@@ -232,5 +232,51 @@ TEST_F(RedisOutage, KilledRedisRestartedFromAofLosesNoAcknowledgedMessageOrEscal
     EXPECT_EQ(missing, 0) << "acknowledged escalations lost in the crash";
 }
 
+// What is done: one pair; Redis is frozen (SIGSTOP) just before the seeker sends its only
+//   message, and thawed 600 ms later (before the health PING drops the connection). The send
+//   is answered `unavailable` by the stall timeout; the client retries the same seq.
+// What must hold: the peer gets the message live, without any later message or sync. The
+//   first attempt ran in Redis after the thaw (its answer had already been given), so the
+//   retry finds it stored (a duplicate): the server must push it then — before this was fixed
+//   it pushed nothing for a duplicate, and the message sat unseen until the next one (found by
+//   the benchmark's storm scenario, whose set-up waited forever for such messages).
+// How: the chatter's own accounting: the seeker retried at least once, and the peer's run
+//   finished (it received the one message) before its 10 s deadline.
+TEST_F(RedisOutage, SendStoredAfterItsAnswerTimedOutIsStillDelivered) {
+    start_server(unlimited_args());
+    open_pairs(1);
+    ASSERT_FALSE(HasFailure());
+    auto& seeker = seekers_.at(0);
+    auto& peer = peers_.at(0);
+
+    redis_.pause();
+    std::thread thaw([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(600));
+        redis_.resume();
+    });
+    chatter_options send_one, receive_one;
+    send_one.messages = 1;
+    send_one.expect_from_other = 0;
+    send_one.deadline = steady::now() + std::chrono::seconds(10);
+    receive_one.messages = 0;
+    receive_one.expect_from_other = 1;
+    receive_one.deadline = steady::now() + std::chrono::seconds(10);
+    auto reports = run_chatters({&seeker, &peer}, {send_one, receive_one});
+    thaw.join();
+
+    for (auto& r : reports)
+        for (auto& e : r.errors)
+            ADD_FAILURE() << e;
+    std::printf("[redis frozen 600 ms around one send] retried %d time(s); first refusal after "
+                "%.0f ms; peer received it: %s\n",
+                reports[0].retried,
+                reports[0].unavailable_ms.empty() ? 0.0 : reports[0].unavailable_ms.front(),
+                reports[1].finished ? "yes" : "no");
+    EXPECT_GE(reports[0].retried, 1) << "the send was not refused: was Redis frozen?";
+    EXPECT_EQ(reports[0].ok, 1);
+    EXPECT_TRUE(reports[1].finished) << "the peer never got the message the seeker stored";
+    EXPECT_EQ(peer.convs.at(0).received.size(), 1u);
+}
+
 } // namespace
 } // namespace kindred::rtest
