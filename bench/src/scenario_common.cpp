@@ -1,11 +1,16 @@
-// scenario_common.cpp — peers, pairs, connect pacing, CPU marks and the exactly-once check
-// shared by the scenarios; see scenarios.hpp.
+// scenario_common.cpp — peers, pairs, connect pacing, the send schedule and open-loop pacer of
+// relay and echo, CPU marks and the exactly-once check shared by the scenarios; see
+// scenarios.hpp.
 #include "scenarios.hpp"
 #include "staff.hpp"
 #include <kindred/client/e2e.hpp>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <unistd.h>
 
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -14,7 +19,50 @@
 namespace kindred::bench {
 
 namespace ev = client::chat_events;
+namespace net = boost::asio;
 using namespace std::chrono_literals;
+
+namespace {
+
+// Open-loop sender of one shard: every millisecond, sends the messages that are due by now
+// round-robin over the shard's senders. Runs on the shard's thread only.
+struct pacer : std::enable_shared_from_this<pacer> {
+    pacer(net::io_context& io, std::vector<send_fn> s, double r, std::int64_t start,
+          const std::atomic<bool>& on)
+        : timer(io)
+        , senders(std::move(s))
+        , rate(r)
+        , start_ns(start)
+        , sending(on) {}
+    net::steady_timer timer;
+    std::vector<send_fn> senders;
+    double rate; // this shard's share, msgs/s
+    std::int64_t start_ns;
+    const std::atomic<bool>& sending;
+    std::uint64_t issued = 0;
+    std::size_t next = 0;
+
+    void run() {
+        if (!sending.load() || senders.empty()) return;
+        const auto now = steady_ns();
+        // Before start_ns nothing is due (and a negative count must not become a huge one).
+        const auto due = now <= start_ns ? 0
+                                         : static_cast<std::uint64_t>(std::floor(
+                                               static_cast<double>(now - start_ns) / 1e9 * rate));
+        while (issued < due && sending.load(std::memory_order_relaxed)) {
+            const auto scheduled =
+                start_ns + static_cast<std::int64_t>(static_cast<double>(issued) * 1e9 / rate);
+            senders[next++ % senders.size()](scheduled);
+            ++issued;
+        }
+        timer.expires_after(1ms);
+        timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            if (!ec) self->run();
+        });
+    }
+};
+
+} // namespace
 
 std::string bench_username(const bench_options& o, const std::string& prefix, std::size_t i) {
     return "b" + o.run_id + "-" + prefix + std::to_string(i);
@@ -27,6 +75,42 @@ cpu_mark take_cpu_mark(const bench_options& o) {
     if (o.redis_pid) m.redis = process_cpu_seconds(*o.redis_pid);
     m.generator = process_cpu_seconds(::getpid());
     return m;
+}
+
+send_schedule plan_schedule(const bench_options& o, harness& h) {
+    send_schedule s;
+    s.t0_ns = steady_ns() + 50'000'000;
+    s.window_from_ns = s.t0_ns + static_cast<std::int64_t>(o.warmup_s * 1e9);
+    s.window_to_ns = s.window_from_ns + static_cast<std::int64_t>(o.duration_s * 1e9);
+    h.window_from_ns = s.window_from_ns;
+    h.window_to_ns = s.window_to_ns;
+    return s;
+}
+
+void start_open_loop(harness& h, std::vector<std::vector<send_fn>> senders_by_shard, double rate,
+                     std::int64_t start_ns, const std::atomic<bool>& sending) {
+    senders_by_shard.resize(h.shards());
+    for (std::size_t s = 0; s < h.shards(); ++s) {
+        auto pc =
+            std::make_shared<pacer>(h.io(s), std::move(senders_by_shard[s]),
+                                    rate / static_cast<double>(h.shards()), start_ns, sending);
+        net::post(h.io(s), [pc] { pc->run(); });
+    }
+}
+
+measured_window measure_window(const bench_options& o, harness& h, const send_schedule& s) {
+    const auto wait_to = [&](std::int64_t at, const std::string& phase) {
+        h.wait_until([&] { return steady_ns() >= at; },
+                     std::chrono::milliseconds((at - steady_ns()) / 1'000'000 + 1000), phase);
+    };
+    measured_window w;
+    wait_to(s.window_from_ns, "warmup");
+    w.from = take_cpu_mark(o);
+    w.received_from = h.count.received.load();
+    wait_to(s.window_to_ns, "measure");
+    w.to = take_cpu_mark(o);
+    w.received_to = h.count.received.load();
+    return w;
 }
 
 void connect_parties(const bench_options& o, harness& h, std::size_t from, std::size_t to,

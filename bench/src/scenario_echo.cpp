@@ -1,9 +1,10 @@
 // scenario_echo.cpp — `echo`: the networking ceiling. M pairs of raw ws_link connections (no
 // chat_session, no E2E, no Redis) against kindred-bench-echo, which relays every text frame to
-// the other member of its pair. Same pacing as relay (open loop --rate, each message stamped
-// with its scheduled time; closed loop --window in flight per client, here "in flight" = not
-// yet received by the partner, as the echo has no acknowledgement), frames exactly as long as
-// a Kindred `send` of --size plaintext bytes, and the same figures and exactly-once check.
+// the other member of its pair. Same pacing as relay (scenario_common.cpp: open loop --rate,
+// each message stamped with its scheduled time; closed loop --window in flight per client,
+// here "in flight" = not yet received by the partner, as the echo has no acknowledgement),
+// frames exactly as long as a Kindred `send` of --size plaintext bytes, and the same figures
+// and exactly-once check.
 // Threading: both members of a pair live on one shard, so a receiver may refill its sender's
 // window directly; the main thread reads client fields only after harness::stop().
 #include "scenarios.hpp"
@@ -11,7 +12,6 @@
 #include <kindred/protocol/codec.hpp>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <charconv>
 #include <cmath>
@@ -166,43 +166,6 @@ struct echo_run {
     }
 };
 
-// Open-loop sender of one shard, as relay's: every millisecond, the messages due by now,
-// round-robin over the shard's clients, each stamped with its scheduled time.
-struct echo_pacer : std::enable_shared_from_this<echo_pacer> {
-    echo_pacer(echo_run& r, net::io_context& io, std::vector<echo_client*> s, double rate_,
-               std::int64_t start)
-        : run_(r)
-        , timer(io)
-        , senders(std::move(s))
-        , rate(rate_)
-        , start_ns(start) {}
-    echo_run& run_;
-    net::steady_timer timer;
-    std::vector<echo_client*> senders;
-    double rate;
-    std::int64_t start_ns;
-    std::uint64_t issued = 0;
-    std::size_t next = 0;
-
-    void run() {
-        if (!run_.sending.load() || senders.empty()) return;
-        const auto now = steady_ns();
-        const auto due = now <= start_ns ? 0
-                                         : static_cast<std::uint64_t>(std::floor(
-                                               static_cast<double>(now - start_ns) / 1e9 * rate));
-        while (issued < due && run_.sending.load(std::memory_order_relaxed)) {
-            const auto scheduled =
-                start_ns + static_cast<std::int64_t>(static_cast<double>(issued) * 1e9 / rate);
-            run_.send(*senders[next++ % senders.size()], scheduled);
-            ++issued;
-        }
-        timer.expires_after(1ms);
-        timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-            if (!ec) self->run();
-        });
-    }
-};
-
 } // namespace
 
 scenario_result run_echo(const bench_options& o, harness& h) {
@@ -257,12 +220,9 @@ scenario_result run_echo(const bench_options& o, harness& h) {
                                  std::to_string(2 * o.pairs) + " clients were paired");
     }
 
-    const auto t0 = steady_ns() + 50'000'000;
-    const auto warmup_ns = static_cast<std::int64_t>(o.warmup_s * 1e9);
-    const auto duration_ns = static_cast<std::int64_t>(o.duration_s * 1e9);
-    h.window_from_ns = t0 + warmup_ns;
-    h.window_to_ns = t0 + warmup_ns + duration_ns;
+    const auto schedule = plan_schedule(o, h);
     run.sending = true;
+    std::vector<std::vector<send_fn>> open_loop(h.shards());
     for (std::size_t s = 0; s < h.shards(); ++s) {
         std::vector<echo_client*> mine;
         for (auto& c : run.clients)
@@ -273,22 +233,14 @@ scenario_result run_echo(const bench_options& o, harness& h) {
                     run.refill(*c);
             });
         } else {
-            auto pc = std::make_shared<echo_pacer>(run, h.io(s), std::move(mine),
-                                                   o.rate / static_cast<double>(h.shards()), t0);
-            net::post(h.io(s), [pc] { pc->run(); });
+            for (auto* c : mine)
+                open_loop[s].push_back([&run, c](std::int64_t ts) { run.send(*c, ts); });
         }
     }
+    if (!run.closed_loop)
+        start_open_loop(h, std::move(open_loop), o.rate, schedule.t0_ns, run.sending);
 
-    const auto wait_to = [&](std::int64_t at, const std::string& phase) {
-        h.wait_until([&] { return steady_ns() >= at; },
-                     std::chrono::milliseconds((at - steady_ns()) / 1'000'000 + 1000), phase);
-    };
-    wait_to(t0 + warmup_ns, "warmup");
-    const auto from = take_cpu_mark(o);
-    const auto received_from = h.count.received.load();
-    wait_to(t0 + warmup_ns + duration_ns, "measure");
-    const auto to = take_cpu_mark(o);
-    const auto received_to = h.count.received.load();
+    const auto [from, to, received_from, received_to] = measure_window(o, h, schedule);
     run.sending = false;
     const bool drained = h.wait_until(
         [&] { return h.count.received.load() >= h.count.sent.load(); }, timeout, "drain");

@@ -9,57 +9,11 @@
 // every message is acknowledged and received, and checks each arrived exactly once.
 #include "scenarios.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-
 #include <cmath>
 
 namespace kindred::bench {
 
 namespace ev = client::chat_events;
-namespace net = boost::asio;
-using namespace std::chrono_literals;
-
-namespace {
-
-// Open-loop sender of one shard: every millisecond, sends the messages that are due by now
-// round-robin over the shard's clients. Runs on the shard's thread only.
-struct pacer : std::enable_shared_from_this<pacer> {
-    pacer(net::io_context& io, std::vector<party*> s, double r, std::int64_t start,
-          std::atomic<bool>& on)
-        : timer(io)
-        , senders(std::move(s))
-        , rate(r)
-        , start_ns(start)
-        , sending(on) {}
-    net::steady_timer timer;
-    std::vector<party*> senders;
-    double rate; // this shard's share, msgs/s
-    std::int64_t start_ns;
-    std::atomic<bool>& sending;
-    std::uint64_t issued = 0;
-    std::size_t next = 0;
-
-    void run() {
-        if (!sending.load() || senders.empty()) return;
-        const auto now = steady_ns();
-        // Before start_ns nothing is due (and a negative count must not become a huge one).
-        const auto due = now <= start_ns ? 0
-                                         : static_cast<std::uint64_t>(std::floor(
-                                               static_cast<double>(now - start_ns) / 1e9 * rate));
-        while (issued < due && sending.load(std::memory_order_relaxed)) {
-            const auto scheduled =
-                start_ns + static_cast<std::int64_t>(static_cast<double>(issued) * 1e9 / rate);
-            senders[next++ % senders.size()]->send_bench(scheduled);
-            ++issued;
-        }
-        timer.expires_after(1ms);
-        timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-            if (!ec) self->run();
-        });
-    }
-};
-
-} // namespace
 
 scenario_result run_relay(const bench_options& o, harness& h) {
     scenario_result r;
@@ -68,11 +22,7 @@ scenario_result run_relay(const bench_options& o, harness& h) {
     std::atomic<bool> sending{false};
     const bool closed_loop = o.rate <= 0;
     const std::size_t window = std::max<std::size_t>(1, o.window);
-    const auto t0 = steady_ns() + 50'000'000; // a moment for every shard to get the news
-    const auto warmup_ns = static_cast<std::int64_t>(o.warmup_s * 1e9);
-    const auto duration_ns = static_cast<std::int64_t>(o.duration_s * 1e9);
-    h.window_from_ns = t0 + warmup_ns;
-    h.window_to_ns = t0 + warmup_ns + duration_ns;
+    const auto schedule = plan_schedule(o, h);
     sending = true;
 
     if (closed_loop) {
@@ -87,27 +37,14 @@ scenario_result run_relay(const bench_options& o, harness& h) {
                 p.send_bench(steady_ns());
         });
     } else {
-        std::vector<std::vector<party*>> by_shard(h.shards());
+        std::vector<std::vector<send_fn>> by_shard(h.shards());
         for (auto& p : h.parties)
-            by_shard[p->shard].push_back(p.get());
-        for (std::size_t s = 0; s < h.shards(); ++s) {
-            auto pc = std::make_shared<pacer>(
-                h.io(s), by_shard[s], o.rate / static_cast<double>(h.shards()), t0, sending);
-            net::post(h.io(s), [pc] { pc->run(); });
-        }
+            by_shard[p->shard].push_back([q = p.get()](std::int64_t ts) { q->send_bench(ts); });
+        start_open_loop(h, std::move(by_shard), o.rate, schedule.t0_ns, sending);
     }
 
     // Warm-up, then the measured window: received counts and CPU taken at its edges.
-    const auto wait_to = [&](std::int64_t at, const std::string& phase) {
-        h.wait_until([&] { return steady_ns() >= at; },
-                     std::chrono::milliseconds((at - steady_ns()) / 1'000'000 + 1000), phase);
-    };
-    wait_to(t0 + warmup_ns, "warmup");
-    const auto from = take_cpu_mark(o);
-    const auto received_from = h.count.received.load();
-    wait_to(t0 + warmup_ns + duration_ns, "measure");
-    const auto to = take_cpu_mark(o);
-    const auto received_to = h.count.received.load();
+    const auto [from, to, received_from, received_to] = measure_window(o, h, schedule);
     sending = false;
 
     const auto timeout = std::chrono::milliseconds(static_cast<long>(o.setup_timeout_s * 1000));

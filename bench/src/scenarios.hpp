@@ -1,8 +1,9 @@
 // scenarios.hpp — the benchmark scenarios (idle, relay, match, storm; echo, the networking
-// ceiling) and what they share: the run's options, pairs of matched parties, CPU marks and
-// the exactly-once check.
+// ceiling) and what they share: the run's options, pairs of matched parties, the send
+// schedule and pacing of relay and echo, CPU marks and the exactly-once check.
 // Threading: every function here runs on the main thread and drives parties through the
 // harness (post, for_each_party, counters); party fields are read only after harness::stop().
+// The only exception is a send_fn, which the open-loop pacer calls on its shard's thread.
 #pragma once
 
 #include "harness.hpp"
@@ -11,6 +12,9 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,6 +81,37 @@ struct cpu_mark {
     std::int64_t at_ns = 0;
 };
 cpu_mark take_cpu_mark(const bench_options& o);
+
+// ---- the send schedule of relay and echo -------------------------------------------------
+
+// When a paced run sends and what it measures: sending starts at t0 (a moment from now, for
+// every shard to get the news); messages stamped inside [t0 + --warmup, + --duration) are
+// measured.
+struct send_schedule {
+    std::int64_t t0_ns = 0;
+    std::int64_t window_from_ns = 0, window_to_ns = 0;
+};
+// Plans the schedule from now and sets h.window_from_ns / h.window_to_ns to its window.
+send_schedule plan_schedule(const bench_options& o, harness& h);
+
+// Sends one benchmark message stamped with `scheduled_ns` (steady clock); runs on its shard.
+using send_fn = std::function<void(std::int64_t scheduled_ns)>;
+
+// Open loop: one pacer per shard, on the shard's thread. Every millisecond it sends the
+// messages due by now at rate / shards msgs/s, round-robin over that shard's senders
+// (senders_by_shard[s]), each stamped with the time it was scheduled for — a generator or
+// server that falls behind shows as latency instead of quietly offering less load. Stops
+// when `sending` is false; `sending` must outlive the shards' threads.
+void start_open_loop(harness& h, std::vector<std::vector<send_fn>> senders_by_shard, double rate,
+                     std::int64_t start_ns, const std::atomic<bool>& sending);
+
+// The edges of the measured window: CPU marks and the received count, taken after the
+// warm-up and at the window's end (the call waits for both, printing progress).
+struct measured_window {
+    cpu_mark from, to;
+    std::int64_t received_from = 0, received_to = 0;
+};
+measured_window measure_window(const bench_options& o, harness& h, const send_schedule& s);
 
 // After harness::stop(): every message a party sent was acknowledged, and its partner
 // received each exactly once. Adds problems to h; returns the counts as JSON.

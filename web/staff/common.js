@@ -1,5 +1,6 @@
-// common.js — what the peer and moderator consoles share: their strings, sign-in, the
-// connection, and the chat panel of one conversation (messages, receipts, typing, composer).
+// common.js — what the peer and moderator consoles share (the admin page uses its sign-in too):
+// their strings, sign-in, the connection, and the chat panel of one conversation (messages,
+// receipts, typing, composer).
 import * as i18n from '/lib/i18n.js';
 import * as conn from '/lib/connection.js';
 import * as lex from '/lib/lexicon.js';
@@ -96,17 +97,40 @@ export async function logout(token) {
   forgetLogin();
 }
 
-// Wires the login form; resolves with the login once one of the given role succeeds.
+// The sign-in form of every staff page (peer and moderator consoles, admin page), built once
+// here into the page's empty, hidden `<section id="login-section">`. The ids are what the
+// pages and their tests address: #login-form, #username, #password, #login, #login-error.
+export function loginMarkup() {
+  const field = (id, key, attrs) => el('p', { class: 'field' }, [
+    el('label', { for: id, dataset: { i18n: key } }, t(key)),
+    el('input', { id, name: id, required: true, ...attrs }),
+  ]);
+  return [
+    el('h2', { id: 'login-heading', dataset: { i18n: 'staff.login.heading' } }, t('staff.login.heading')),
+    el('form', { id: 'login-form', method: 'post', novalidate: true }, [
+      field('username', 'staff.login.username', {
+        autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', maxlength: 64, autofocus: true,
+      }),
+      field('password', 'staff.login.password', { type: 'password', autocomplete: 'current-password', maxlength: 1024 }),
+      el('p', {}, [el('button', { id: 'login', type: 'submit', dataset: { i18n: 'staff.login.submit' } }, t('staff.login.submit'))]),
+      el('p', { id: 'login-error', class: 'error', role: 'alert', hidden: true }),
+    ]),
+  ];
+}
+
+// Shows the login form (loginMarkup) and resolves with the login once one of the given role
+// succeeds; a saved login of that role resolves at once and the form is never shown.
 export function loginForm(role) {
   const saved = savedLogin(role);
   const section = document.getElementById('login-section');
   if (saved) { section.hidden = true; return Promise.resolve(saved); }
+  section.replaceChildren(...loginMarkup());
   const form = document.getElementById('login-form');
   const error = document.getElementById('login-error');
   const button = document.getElementById('login');
-  // The button is disabled in the markup until this handler exists: a native submit of the
-  // form would send the password to the server as a form body (method=post, never a URL).
-  button.disabled = false;
+  // The form and its submit handler (below) come in the same task: a native submit, which
+  // would send the password to the server as a form body, can never happen.
+  section.hidden = false;
   return new Promise((resolve) => {
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();

@@ -132,23 +132,42 @@ function tail(file, lines = 40) {
   } catch { return '(no log)'; }
 }
 
-// kindredctl against the test Redis; stdin carries the password (never an argument).
+// kindredctl against the test Redis; stdin carries the password (never an argument). Only a
+// call with stdin text gets a pipe: every other command runs with stdin closed, so nothing is
+// written to a process that may exit without reading it. A failed write is an error of its
+// own (kindredctl did not read the password it was given), reported with the command.
 function ctl(stack, args, stdinText = '') {
   return new Promise((resolve, reject) => {
     const env = { ...process.env };
     delete env.KINDRED_REDIS; delete env.KINDRED_CONFIG; delete env.KINDRED_DEV_MODE;
+    const what = `kindredctl ${args.slice(0, 2).join(' ')}`;
     const child = spawn(path.join(binDir, 'kindredctl'),
-      ['--redis', `unix:${stack.redisSocket}`, '--config', stack.configPath, ...args], { env });
+      ['--redis', `unix:${stack.redisSocket}`, '--config', stack.configPath, ...args],
+      { env, stdio: [stdinText ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     let out = '';
+    let stdinError = null;
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { out += d; });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(out)
-      : reject(new Error(`kindredctl ${args.slice(0, 2).join(' ')} exited ${code}: ${out}`))));
-    // kindredctl may exit before it reads stdin (commands without --password-stdin): the
-    // write then fails with EPIPE, which must not fail the test — the exit code is the answer.
-    child.stdin.on('error', () => {});
-    child.stdin.end(stdinText);
+    // Settles once stdin is closed: written, or failed.
+    const stdinDone = new Promise((done) => {
+      if (!stdinText) { done(); return; }
+      child.stdin.on('error', (err) => { stdinError = err; });
+      child.stdin.on('close', done);
+      child.stdin.end(stdinText);
+    });
+    // 'close': the process has exited and its output is all read.
+    child.on('close', async (code, signal) => {
+      await stdinDone;
+      if (code !== 0) {
+        const why = stdinError ? ` (writing its stdin failed: ${stdinError.message})` : '';
+        reject(new Error(`${what} exited ${code ?? signal}${why}: ${out}`));
+      } else if (stdinError) {
+        reject(new Error(`${what}: writing its stdin failed (${stdinError.message}): ${out}`));
+      } else {
+        resolve(out);
+      }
+    });
   });
 }
 
