@@ -2,7 +2,8 @@
 #   kindred_add_test(NAME kindred_protocol_tests SOURCES a_test.cpp LIBS kindred::protocol
 #                    LABELS unit [TIMEOUT 60] [RUN_SERIAL])
 # Labels in use: unit (no network, no clock), redis (starts a real redis-server),
-# integration (real server processes), reliability (tests/reliability).
+# integration (real server processes), reliability (tests/reliability). Tests registered with
+# add_test elsewhere add: js (JavaScript under node), deploy (deployment-file checks), browser.
 # Each label also gets a target, kindred_tests_<label>, that builds every test of that label
 # (and what it runs), so a build folder can be made ready for `ctest -L <label>` alone.
 include(GoogleTest)

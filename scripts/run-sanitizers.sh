@@ -39,10 +39,8 @@ jobs=${KINDRED_SANITIZE_JOBS:-2}
 presets=(asan tsan)
 if [[ $which != all ]]; then presets=("$which"); fi
 
-# The JavaScript tests and the deployment-file checks (Python over text files, needing the
-# server binary the subset does not build) carry the unit label but run no sanitized code.
-exclude='kindred_moderation_lexicon_js_vectors|kindred_web_node_tests|kindred_deploy_files'
-
+# Tests are chosen by label only: the JavaScript tests (js), the deployment-file checks (deploy)
+# and the browser tests run no sanitized code and carry labels of their own.
 run_preset() {
   local preset=$1 run_labels=$labels
   local targets=() label
@@ -93,7 +91,7 @@ run_preset() {
   # 2-10x slower, and a Redis command deadline (1 s) in a burst test can pass on a loaded
   # machine. A report is never forgiven: the retry leaves its log file, checked below.
   echo "sanitizers: $preset: ctest -L '$run_labels'"
-  ctest --test-dir "$dir" -L "$run_labels" -E "$exclude" --output-on-failure --no-tests=error \
+  ctest --test-dir "$dir" -L "$run_labels" --output-on-failure --no-tests=error \
     -j"$jobs" --repeat until-pass:2 || status=1
   # A report in a server process does not always fail the test that started it (a server
   # stopped at the end of a test); the log files catch those.

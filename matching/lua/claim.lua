@@ -81,25 +81,8 @@ for l in string.gmatch(langs, '[^,]+') do
 end
 redis.call('PEXPIRE', KEYS[9], tonumber(ARGV[11]) + 120000)
 redis.call('SET', KEYS[10], ARGV[8], 'NX')
--- Free-slot index: re-score the peer (least loaded, then idle longest), or drop it when full.
-local pcap, plangs, ptags = cap, p[6] or '', p[7] or ''
-local score = nil
-if active < pcap then
-  score = string.format('%.0f', (math.floor(active * 60 / pcap) * 5 + active) * 4398046511104
-                                + (tonumber(p[8]) or 0))
-end
-for l in string.gmatch(plangs, '[^,]+') do
-  local keys = {prefix .. 'pf:' .. l}
-  for t in string.gmatch(ptags, '[^,]+') do
-    keys[#keys + 1] = prefix .. 'pf:' .. l .. '|' .. t
-  end
-  for _, k in ipairs(keys) do
-    if score then
-      redis.call('ZADD', k, score, ARGV[3])
-    else
-      redis.call('ZREM', k, ARGV[3])
-    end
-  end
-end
+-- Free-slot index (lib/free_slots.lua, prepended at build time): re-score the peer (least
+-- loaded, then idle longest), or drop it when full. The state is 'on' (checked above).
+index_peer(prefix, ARGV[3], p[6] or '', p[7] or '', free_score('on', active, cap, p[8]))
 local left = redis.call('LLEN', KEYS[5])
 return {'ok', prekey, active, cap, left, tags, langs, risk, at, first, payload}

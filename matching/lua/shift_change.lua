@@ -6,32 +6,7 @@
 -- ARGV: peer id, operation ('pause' | 'resume' | 'end'), key prefix (free-slot index)
 -- Returns {'ok', shift_id, state, active, cap}, {'fail', 'wrong_state', shift_id, state, active,
 -- cap} or {'fail', 'not_found'}.
--- Free-slot index (see claim.lua): pf:<language> and pf:<language>|<tag> hold the peers whose
--- shift is on with active < cap, scored least loaded first (active/cap, then active), then
--- idle longest. A nil score takes the peer out.
-local function index_peer(prefix, id, langs, tags, score)
-  for l in string.gmatch(langs or '', '[^,]+') do
-    local keys = {prefix .. 'pf:' .. l}
-    for t in string.gmatch(tags or '', '[^,]+') do
-      keys[#keys + 1] = prefix .. 'pf:' .. l .. '|' .. t
-    end
-    for _, k in ipairs(keys) do
-      if score then
-        redis.call('ZADD', k, score, id)
-      else
-        redis.call('ZREM', k, id)
-      end
-    end
-  end
-end
-local function free_score(state, active, cap, idle)
-  active, cap = tonumber(active) or 0, tonumber(cap) or 0
-  if state ~= 'on' or active >= cap or cap < 1 then
-    return nil
-  end
-  return string.format('%.0f', (math.floor(active * 60 / cap) * 5 + active) * 4398046511104
-                               + (tonumber(idle) or 0))
-end
+-- index_peer, free_score: lib/free_slots.lua, prepended at build time.
 local h = redis.call('HMGET', KEYS[1], 'state', 'active', 'cap', 'shift', 'langs', 'tags', 'idle')
 if not h[1] then
   return {'fail', 'not_found'}

@@ -2,6 +2,7 @@
 #include <kindred/server/metrics.hpp>
 
 #include <cstdio>
+#include <span>
 
 namespace kindred::server {
 
@@ -242,19 +243,28 @@ std::string format_double(double v) {
     return buf;
 }
 
+// One histogram's series. H is histogram or latency_histogram (fixed bounds): both give
+// cumulative(i), count() and sum_seconds(); bounds are passed since only one has a bounds().
+template <class H>
 void render_histogram(std::string& out, const char* name, const std::string& labels,
-                      const histogram& h) {
+                      std::span<const double> bounds, const H& h) {
     const std::string prefix = labels.empty() ? std::string("{") : "{" + labels + ",";
-    for (std::size_t i = 0; i < h.bounds().size(); ++i)
-        out += std::string(name) + "_bucket" + prefix + "le=\"" + format_double(h.bounds()[i]) +
+    for (std::size_t i = 0; i < bounds.size(); ++i)
+        out += std::string(name) + "_bucket" + prefix + "le=\"" + format_double(bounds[i]) +
                "\"} " + std::to_string(h.cumulative(i)) + "\n";
+    // Read count once so +Inf and _count agree even while other threads observe.
     auto count = h.count();
-    auto finite = h.cumulative(h.bounds().size() - 1);
+    auto finite = h.cumulative(bounds.size() - 1);
     if (count < finite) count = finite;
     const std::string suffix = labels.empty() ? std::string() : "{" + labels + "}";
     out += std::string(name) + "_bucket" + prefix + "le=\"+Inf\"} " + std::to_string(count) + "\n";
     out += std::string(name) + "_sum" + suffix + " " + format_double(h.sum_seconds()) + "\n";
     out += std::string(name) + "_count" + suffix + " " + std::to_string(count) + "\n";
+}
+
+void render_histogram(std::string& out, const char* name, const std::string& labels,
+                      const histogram& h) {
+    render_histogram(out, name, labels, h.bounds(), h);
 }
 
 void render_labelled_histogram(std::string& out, const char* name, const char* label,
@@ -300,19 +310,8 @@ std::string metrics::render() const {
     labelled(out, "kindred_insights_write_failures_total", "kind", insights_failed_);
 
     family(out, "kindred_redis_command_seconds", "histogram", "Redis command latency.");
-    for (std::size_t i = 0; i < latency_histogram::bounds.size(); ++i) {
-        out += "kindred_redis_command_seconds_bucket{le=\"" +
-               format_double(latency_histogram::bounds[i]) + "\"} " +
-               std::to_string(redis_latency_.cumulative(i)) + "\n";
-    }
-    // Read count once so +Inf and _count agree even while other threads observe.
-    auto count = redis_latency_.count();
-    auto finite = redis_latency_.cumulative(latency_histogram::bounds.size() - 1);
-    if (count < finite) count = finite;
-    out += "kindred_redis_command_seconds_bucket{le=\"+Inf\"} " + std::to_string(count) + "\n";
-    out +=
-        "kindred_redis_command_seconds_sum " + format_double(redis_latency_.sum_seconds()) + "\n";
-    out += "kindred_redis_command_seconds_count " + std::to_string(count) + "\n";
+    render_histogram(out, "kindred_redis_command_seconds", {}, latency_histogram::bounds,
+                     redis_latency_);
     family(out, "kindred_redis_errors_total", "counter",
            "Redis commands that failed (timeout, connection lost, error reply), by connection.");
     labelled(out, "kindred_redis_errors_total", "connection", redis_errors_);

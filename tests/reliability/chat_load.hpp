@@ -1,5 +1,6 @@
-// chat_load.hpp — shared by the fault tests of issue #8 (items 3–7): peer accounts made with
-// kindredctl, matched seeker/peer sockets with both sides' end-to-end crypto, and a "chatter"
+// chat_load.hpp — shared by the fault tests of issue #8 (items 3–7) and the drain test of issue
+// #9: peer accounts made with kindredctl, matched seeker/peer sockets with both sides'
+// end-to-end crypto, the two-instance chat load (two_instance_chat), and a "chatter"
 // that drives one socket from its own thread (a send window, retries of `unavailable` and
 // `rate_limited`, resume on another instance after a drop) and records what it sent, what was
 // acknowledged and what arrived, so that a test can check afterwards — by the decrypted
@@ -505,6 +506,76 @@ inline direction_check check_direction(const conversation_side& sender, conversa
     return out;
 }
 
+// The two-instance chat load of the instance-kill and drain tests: instance A (the fixture's
+// server) and B share one Redis; seeker/peer pairs are spread over them in a cycle of four
+// (both on A, seeker A/peer B, seeker B/peer A, both on B); every client sends `per_side`
+// sequenced, end-to-end encrypted messages (window 4), counts its send oks in `acked` and
+// resumes on B when its socket dies. Filled by chat_fixture::set_up_two_instance_chat; not
+// movable, since the options point at `acked`.
+struct two_instance_chat {
+    unsigned short a_port = 0, b_port = 0;
+    int per_side = 0;
+    std::vector<chat_client> peers, seekers; // pair i: seekers[i] with peers[i]
+    std::vector<chat_client*> clients;       // per pair: its seeker, then its peer
+    std::vector<chatter_options> options;    // one per client
+    std::vector<bool> on_a;                  // per client: on A when the run starts
+    std::atomic<int> acked{0};               // send oks of every client so far
+
+    two_instance_chat() = default;
+    two_instance_chat(const two_instance_chat&) = delete;
+    two_instance_chat& operator=(const two_instance_chat&) = delete;
+
+    int total() const { return static_cast<int>(clients.size()) * per_side; }
+
+    // After a run (reports in client order) in which A went away at `a_gone`: no client saw an
+    // error and each finished; each client that was on A dropped exactly once and resumed on
+    // B, none on B dropped; every client ends on B. Returns each resume's time after `a_gone`
+    // (ms).
+    std::vector<double> check_resumed_on_b(const std::vector<chatter_report>& reports,
+                                           steady::time_point a_gone) const {
+        std::vector<double> resume_ms;
+        for (std::size_t i = 0; i < clients.size(); ++i) {
+            SCOPED_TRACE(clients[i]->name);
+            const auto& r = reports.at(i);
+            for (auto& e : r.errors)
+                ADD_FAILURE() << e;
+            EXPECT_TRUE(r.finished) << "did not finish before the deadline";
+            if (on_a[i]) {
+                // Exactly one drop (A going away), then a resume on B.
+                EXPECT_EQ(r.drops, 1);
+                EXPECT_EQ(r.resumed_at.size(), 1u);
+                for (auto at : r.resumed_at)
+                    resume_ms.push_back(ms_between(a_gone, at));
+            } else {
+                EXPECT_EQ(r.drops, 0) << "a client on B lost its socket";
+            }
+            EXPECT_EQ(clients[i]->port, b_port);
+        }
+        return resume_ms;
+    }
+
+    // check_direction both ways for every pair (every message acknowledged). Returns each
+    // message's delivery time (ms) and how many copies of offsets already received came
+    // after a resume sync.
+    struct delivery {
+        std::vector<double> delivery_ms;
+        int sync_overlap = 0;
+    };
+    delivery check_pairs() {
+        delivery out;
+        for (std::size_t i = 0; i < seekers.size(); ++i) {
+            auto& s = seekers[i].convs.at(0);
+            auto& p = peers[i].convs.at(0);
+            for (auto d : check_direction(s, p, per_side).delivery_ms)
+                out.delivery_ms.push_back(d);
+            for (auto d : check_direction(p, s, per_side).delivery_ms)
+                out.delivery_ms.push_back(d);
+            out.sync_overlap += s.sync_overlap + p.sync_overlap;
+        }
+        return out;
+    }
+};
+
 // integration_test plus peer accounts and matched pairs.
 class chat_fixture : public integration_test {
 protected:
@@ -600,6 +671,46 @@ protected:
         ps.crypto = std::move(*pc);
         peer.convs.push_back(std::move(ps));
         return s;
+    }
+
+    // Fills `chat` (see two_instance_chat) with `pairs` pairs on A (`a_port`) and B (`b_port`),
+    // set up one at a time so that the new peer is the only one with a free slot: peer
+    // accounts "<account_prefix><i>", pairs labelled "<label_prefix><i>". The chatters run
+    // until `within` from now. A failed set-up is a fatal failure: call it inside
+    // ASSERT_NO_FATAL_FAILURE.
+    void set_up_two_instance_chat(two_instance_chat& chat, unsigned short a_port,
+                                  unsigned short b_port, int pairs, int per_side,
+                                  const std::string& account_prefix,
+                                  const std::string& label_prefix, std::chrono::seconds within) {
+        chat.a_port = a_port;
+        chat.b_port = b_port;
+        chat.per_side = per_side;
+        chat.peers.reserve(pairs);
+        chat.seekers.reserve(pairs);
+        for (int i = 0; i < pairs; ++i) {
+            const unsigned short seeker_port = (i % 4 < 2) ? a_port : b_port;
+            const unsigned short peer_port = (i % 4 == 0 || i % 4 == 2) ? a_port : b_port;
+            const std::string name = account_prefix + std::to_string(i);
+            chat.peers.push_back(open_peer(name, make_peer_account(name), peer_port, 1));
+            chat.seekers.push_back(
+                match_seeker(chat.peers.back(), seeker_port, label_prefix + std::to_string(i)));
+            ASSERT_FALSE(HasFailure()) << "set-up of pair " << i;
+        }
+        const auto deadline = steady::now() + within;
+        for (int i = 0; i < pairs; ++i) {
+            for (auto* c : {&chat.seekers[i], &chat.peers[i]}) {
+                chatter_options o;
+                o.messages = per_side;
+                o.window = 4;
+                o.deadline = deadline;
+                o.acked_counter = &chat.acked;
+                o.resume_ports = [b_port] { return std::vector<unsigned short>{b_port}; };
+                chat.clients.push_back(c);
+                chat.options.push_back(o);
+            }
+        }
+        for (auto* c : chat.clients)
+            chat.on_a.push_back(c->port == a_port);
     }
 };
 

@@ -29,47 +29,19 @@ TEST_F(Drain, SigtermedInstanceClientsResumeOnTheOtherAndLoseNothing) {
     auto b = another_server(args);
     const unsigned short a_port = port(), b_port = b->port();
 
-    std::vector<chat_client> peers, seekers;
-    peers.reserve(pairs);
-    seekers.reserve(pairs);
-    for (int i = 0; i < pairs; ++i) {
-        const unsigned short seeker_port = (i % 4 < 2) ? a_port : b_port;
-        const unsigned short peer_port = (i % 4 == 0 || i % 4 == 2) ? a_port : b_port;
-        const std::string name = "dp" + std::to_string(i);
-        peers.push_back(open_peer(name, make_peer_account(name), peer_port, 1));
-        seekers.push_back(match_seeker(peers.back(), seeker_port, "d" + std::to_string(i)));
-        ASSERT_FALSE(HasFailure()) << "set-up of pair " << i;
-    }
+    two_instance_chat chat;
+    ASSERT_NO_FATAL_FAILURE(set_up_two_instance_chat(chat, a_port, b_port, pairs, per_side, "dp",
+                                                     "d", std::chrono::seconds(50)));
 
-    std::atomic<int> acked{0};
-    std::vector<chat_client*> clients;
-    std::vector<chatter_options> options;
-    const auto deadline = steady::now() + std::chrono::seconds(50);
-    for (int i = 0; i < pairs; ++i) {
-        for (auto* c : {&seekers[i], &peers[i]}) {
-            chatter_options o;
-            o.messages = per_side;
-            o.window = 4;
-            o.deadline = deadline;
-            o.acked_counter = &acked;
-            o.resume_ports = [b_port] { return std::vector<unsigned short>{b_port}; };
-            clients.push_back(c);
-            options.push_back(o);
-        }
-    }
-    std::vector<bool> on_a;
-    for (auto* c : clients)
-        on_a.push_back(c->port == a_port);
-
-    const int total = pairs * 2 * per_side;
+    const int total = chat.total();
     steady::time_point term_at{};
     std::thread terminator([&] {
-        kindred::testsupport::eventually([&] { return acked.load() >= total / 2; },
+        kindred::testsupport::eventually([&] { return chat.acked.load() >= total / 2; },
                                          std::chrono::seconds(40));
         term_at = steady::now();
         server_->signal(SIGTERM);
     });
-    auto reports = run_chatters(clients, options);
+    auto reports = run_chatters(chat.clients, chat.options);
     terminator.join();
     ASSERT_NE(term_at, steady::time_point{});
     // Grace 3 s + the hard stop's 0.5 s; the rest is margin for a loaded machine.
@@ -79,30 +51,8 @@ TEST_F(Drain, SigtermedInstanceClientsResumeOnTheOtherAndLoseNothing) {
     EXPECT_NE(log.find("code=1012"), std::string::npos) << log;
     EXPECT_NE(log.find("event=deregistered"), std::string::npos);
 
-    std::vector<double> resume_ms;
-    for (std::size_t i = 0; i < clients.size(); ++i) {
-        SCOPED_TRACE(clients[i]->name);
-        const auto& r = reports[i];
-        for (auto& e : r.errors)
-            ADD_FAILURE() << e;
-        EXPECT_TRUE(r.finished) << "did not finish before the deadline";
-        if (on_a[i]) {
-            EXPECT_EQ(r.drops, 1);
-            EXPECT_EQ(r.resumed_at.size(), 1u);
-            for (auto at : r.resumed_at)
-                resume_ms.push_back(ms_between(term_at, at));
-        } else {
-            EXPECT_EQ(r.drops, 0) << "a client on B lost its socket";
-        }
-        EXPECT_EQ(clients[i]->port, b_port);
-    }
-    std::size_t delivered = 0;
-    for (int i = 0; i < pairs; ++i) {
-        auto& s = seekers[i].convs.at(0);
-        auto& p = peers[i].convs.at(0);
-        delivered += check_direction(s, p, per_side).delivery_ms.size();
-        delivered += check_direction(p, s, per_side).delivery_ms.size();
-    }
+    const auto resume_ms = chat.check_resumed_on_b(reports, term_at);
+    const std::size_t delivered = chat.check_pairs().delivery_ms.size();
     std::printf("[drain] %d messages; %zu clients resumed on B after SIGTERM: median %.0f ms, "
                 "max %.0f ms after the signal\n",
                 total, resume_ms.size(), percentile(resume_ms, 50), percentile(resume_ms, 100));

@@ -3,6 +3,7 @@
 // syncs, and every acknowledged message is delivered exactly once, in order.
 #include "chat_load.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace kindred::rtest {
@@ -31,84 +32,28 @@ TEST_F(InstanceKill, ClientsOfAKilledInstanceResumeOnTheOtherAndLoseNothing) {
     const unsigned short a_port = port(), b_port = b->port();
     const pid_t a_pid = server_->pid();
 
-    // Set up one pair at a time: the new peer is the only one with a free slot.
-    std::vector<chat_client> peers, seekers;
-    peers.reserve(pairs);
-    seekers.reserve(pairs);
-    for (int i = 0; i < pairs; ++i) {
-        const unsigned short seeker_port = (i % 4 < 2) ? a_port : b_port;
-        const unsigned short peer_port = (i % 4 == 0 || i % 4 == 2) ? a_port : b_port;
-        const std::string name = "kp" + std::to_string(i);
-        peers.push_back(open_peer(name, make_peer_account(name), peer_port, 1));
-        seekers.push_back(match_seeker(peers.back(), seeker_port, "p" + std::to_string(i)));
-        ASSERT_FALSE(HasFailure()) << "set-up of pair " << i;
-    }
+    two_instance_chat chat;
+    ASSERT_NO_FATAL_FAILURE(set_up_two_instance_chat(chat, a_port, b_port, pairs, per_side, "kp",
+                                                     "p", std::chrono::seconds(50)));
 
-    std::atomic<int> acked{0};
-    std::vector<chat_client*> clients;
-    std::vector<chatter_options> options;
-    const auto deadline = steady::now() + std::chrono::seconds(50);
-    for (int i = 0; i < pairs; ++i) {
-        for (auto* c : {&seekers[i], &peers[i]}) {
-            chatter_options o;
-            o.messages = per_side;
-            o.window = 4;
-            o.deadline = deadline;
-            o.acked_counter = &acked;
-            o.resume_ports = [b_port] { return std::vector<unsigned short>{b_port}; };
-            clients.push_back(c);
-            options.push_back(o);
-        }
-    }
-    std::vector<bool> on_a;
-    for (auto* c : clients)
-        on_a.push_back(c->port == a_port);
-
-    const int total = pairs * 2 * per_side;
+    const int total = chat.total();
     steady::time_point killed_at{};
     std::thread killer([&] {
-        kindred::testsupport::eventually([&] { return acked.load() >= total / 2; },
+        kindred::testsupport::eventually([&] { return chat.acked.load() >= total / 2; },
                                          std::chrono::seconds(40));
         killed_at = steady::now();
         server_->kill9();
     });
     const auto started = steady::now();
-    auto reports = run_chatters(clients, options);
+    auto reports = run_chatters(chat.clients, chat.options);
     killer.join();
     const double run_s = ms_between(started, steady::now()) / 1000;
     ASSERT_NE(killed_at, steady::time_point{});
 
-    std::vector<double> resume_ms;
-    int dropped_clients = 0;
-    for (std::size_t i = 0; i < clients.size(); ++i) {
-        SCOPED_TRACE(clients[i]->name);
-        const auto& r = reports[i];
-        for (auto& e : r.errors)
-            ADD_FAILURE() << e;
-        EXPECT_TRUE(r.finished) << "did not finish before the deadline";
-        if (on_a[i]) {
-            // Exactly one drop (the kill), then a resume on B.
-            EXPECT_EQ(r.drops, 1);
-            EXPECT_EQ(r.resumed_at.size(), 1u);
-            ++dropped_clients;
-            for (auto at : r.resumed_at)
-                resume_ms.push_back(ms_between(killed_at, at));
-        } else {
-            EXPECT_EQ(r.drops, 0) << "a client on B lost its socket";
-        }
-        EXPECT_EQ(clients[i]->port, b_port);
-    }
-    std::vector<double> delivery;
-    int overlap = 0;
-    for (int i = 0; i < pairs; ++i) {
-        auto& s = seekers[i].convs.at(0);
-        auto& p = peers[i].convs.at(0);
-        for (auto d : check_direction(s, p, per_side).delivery_ms)
-            delivery.push_back(d);
-        for (auto d : check_direction(p, s, per_side).delivery_ms)
-            delivery.push_back(d);
-        overlap += s.sync_overlap + p.sync_overlap;
-    }
+    const auto resume_ms = chat.check_resumed_on_b(reports, killed_at);
+    const int dropped_clients =
+        static_cast<int>(std::count(chat.on_a.begin(), chat.on_a.end(), true));
+    const auto [delivery, overlap] = chat.check_pairs();
     const double resume_max = resume_ms.empty() ? 0 : percentile(resume_ms, 100);
     std::printf(
         "[instance kill] %d messages in %.1f s; server A (pid %d) killed after %d acks; "
