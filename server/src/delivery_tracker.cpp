@@ -105,6 +105,26 @@ void delivery_tracker::on_synced(const std::string& session, const std::string& 
     }
 }
 
+void delivery_tracker::on_matched(const std::string& session, const std::string& conversation) {
+    std::lock_guard lock(mutex_);
+    states_.try_emplace(key{session, conversation}); // last = 0 when new; else unchanged
+}
+
+void delivery_tracker::retry_failed() {
+    std::vector<std::pair<key, std::int64_t>> reads;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& [k, s] : states_) {
+            if (!s.failed || s.reading) continue;
+            s.failed = false;
+            s.reading = true;
+            reads.emplace_back(k, s.last);
+        }
+    }
+    for (auto& [k, after] : reads)
+        start_read(k, after);
+}
+
 void delivery_tracker::recover_all() {
     std::vector<std::pair<key, std::int64_t>> reads;
     {
@@ -156,7 +176,8 @@ void delivery_tracker::on_read(const key& k, bool ok, std::vector<tracked_messag
             if (!m.event.empty()) deps_.push(k.first, std::move(m.event));
         }
         absorb_own(s);
-        // Redis trouble: the next live message or resubscribe tries again.
+        // Redis trouble: the next live message, resubscribe or retry_failed() tries again.
+        s.failed = !ok;
         if (!ok || !s.again) {
             s.reading = false;
             s.again = false;

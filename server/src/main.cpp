@@ -595,6 +595,7 @@ int run(ks::config cfg, const std::vector<std::string>& args) {
             if (ec || ctx.draining.load()) return;
             matching_service.relax_tick();
             relay_service.grace_tick();
+            tracker.retry_failed(); // gap reads that failed on Redis trouble
             if (++ticks % presence_every == 0) matching_service.presence_tick();
             if (ticks % 60 == 0) insights.tick(); // shift time, about every minute
             relax_tick();

@@ -184,6 +184,54 @@ TEST(DeliveryTracker, FailedReadIsRetriedByTheNextLiveMessage) {
     EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1, 2, 3, 4}));
 }
 
+// The storm benchmark's stall: a failed gap read after the conversation's last message was
+// never tried again (no next message came). retry_failed() reads it once more.
+TEST(DeliveryTracker, FailedReadIsRetriedByRetryFailedWithoutAnotherMessage) {
+    fake f;
+    auto t = f.make();
+    f.stored = 3;
+    t.on_live("s", "c1", 1, event_of(1));
+    t.on_live("s", "c1", 3, event_of(3));
+    ASSERT_EQ(f.pending.size(), 1u);
+    auto done = std::move(f.pending.front().second);
+    f.pending.clear();
+    done(false, {});
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1}));
+    t.retry_failed();
+    ASSERT_EQ(f.pending.size(), 1u);
+    EXPECT_EQ(f.pending.front().first, 1); // after the last delivered
+    f.answer_reads();
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1, 2, 3}));
+    t.retry_failed(); // nothing failed any more: no read
+    EXPECT_TRUE(f.pending.empty());
+}
+
+// Tracking from the match: a first live message that overtook offset 1 (its push waited for
+// a session lookup, or a retried send was pushed late) is a gap read from the log, not the
+// start of tracking — without on_matched offset 1 would be left to a sync that a fresh
+// client never runs.
+TEST(DeliveryTracker, AfterMatchedAFirstLiveMessageThatOvertookAnEarlierOneIsAGap) {
+    fake f;
+    auto t = f.make();
+    t.on_matched("s", "c1");
+    f.stored = 2;
+    t.on_live("s", "c1", 2, event_of(2));
+    f.answer_reads();
+    t.on_live("s", "c1", 1, event_of(1)); // the late push: a duplicate now
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1, 2}));
+}
+
+TEST(DeliveryTracker, OnMatchedNeverMovesBack) {
+    fake f;
+    auto t = f.make();
+    t.on_live("s", "c1", 1, event_of(1));
+    t.on_matched("s", "c1"); // e.g. the partner's first message arrived before `matched`
+    EXPECT_EQ(t.last("s", "c1"), 1);
+    t.on_live("s", "c1", 2, event_of(2));
+    EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1, 2}));
+    EXPECT_EQ(f.reads, 0);
+}
+
 TEST(DeliveryTracker, OwnMessageBeforeTrackingDoesNotHideAnEarlierLiveOne) {
     fake f;
     auto t = f.make();

@@ -276,7 +276,10 @@ TEST_F(Auth, DisablingWithKindredctlCloses4003OnEveryInstanceWithinASecond) {
     EXPECT_EQ(login_request(port(), "river", pw).status, 401);
 }
 
+// The periodic lookup (token_lookup_ms, 5 s by default: revocations arrive over the bus) is
+// shortened here so the test stays fast.
 TEST_F(Auth, ATokenDeletedWithoutNoticeIsCaughtByTheRecheck) {
+    start_server({"--token-lookup-ms", "300"});
     const auto pw = add_staff("river", "peer");
     auto ws = staff_socket("peer", login("river", pw));
     // Pub/sub is at-most-once: delete the token as if its notice had been lost.

@@ -58,8 +58,18 @@ public:
     // waits for a gap read in flight.
     void on_synced(const std::string& session, const std::string& conversation,
                    std::int64_t offset);
+    // `session` was told here that it was matched into `conversation` (a new, empty log):
+    // everything from offset 1 on is this instance's to deliver, so tracking starts at 0 —
+    // a first live message that overtook an earlier one (a delivery that waited for a
+    // session lookup, a retried send's push) is then a gap to read, not the start. Untracked
+    // only; never moves back.
+    void on_matched(const std::string& session, const std::string& conversation);
     // The bus subscriber reconnected: re-read every tracked conversation after its last.
     void recover_all();
+    // Re-reads the conversations whose last gap read failed (Redis trouble). The owner calls
+    // it periodically; otherwise only the next live message would try again, and a gap after
+    // a conversation's last message would stay until the client's next sync.
+    void retry_failed();
     // The session's connection here ended: stop tracking it.
     void forget(const std::string& session);
 
@@ -75,6 +85,7 @@ private:
         std::int64_t last = 0;
         bool reading = false; // a gap read is in flight
         bool again = false;   // something arrived meanwhile: read once more afterwards
+        bool failed = false;  // the last gap read failed: retry_failed() tries again
         // The session's own offsets above last + 1, ascending. Its `ok` often comes back
         // before the live copy of the other party's message just below it (that one waits
         // for a session lookup); without these the next live message would see a gap and
