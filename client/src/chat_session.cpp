@@ -21,6 +21,27 @@ using protocol::role;
 namespace ev = chat_events;
 
 constexpr std::int64_t default_retry_ms = 1000;
+// A send answered `unavailable` again and again backs off exponentially from its first delay
+// up to this, with jitter: when a server sheds load by refusing thousands of sends at once,
+// retries that all come back one second later refuse each other again (seen at 10,000
+// clients in the storm benchmark).
+constexpr std::int64_t max_unavailable_retry_ms = 16000;
+
+// A deterministic jitter factor in [0.5, 1.5) for one retry of one message: sessions differ
+// by conversation, so retries spread without a random source (the session stays pure).
+double retry_jitter(const std::string& conversation, std::int64_t seq, int attempt) {
+    std::uint64_t h = 1469598103934665603ull; // FNV-1a
+    const auto mix = [&h](std::uint64_t byte) {
+        h ^= byte;
+        h *= 1099511628211ull;
+    };
+    for (unsigned char c : conversation)
+        mix(c);
+    for (int i = 0; i < 8; ++i)
+        mix(static_cast<std::uint64_t>(seq) >> (8 * i) & 0xff);
+    mix(static_cast<std::uint64_t>(attempt));
+    return 0.5 + static_cast<double>(h % 1000) / 1000.0;
+}
 // Messages held ahead of a gap, per conversation; past it they are dropped and left to sync
 // (bounds memory whatever offsets a server sends).
 constexpr std::size_t max_buffered = 1024;
@@ -37,6 +58,7 @@ struct outgoing_message {
     std::optional<std::string> request_id; // set while a copy of it is on the current socket
     std::optional<std::int64_t> due_ms;    // waiting after rate_limited / unavailable
     bool delay_reported = false;           // one error event per message, not per retry
+    int unavailable_answers = 0;           // in a row: the backoff's exponent
 };
 
 struct conversation {
@@ -367,6 +389,15 @@ struct chat_session::state {
                 if (auto u = c.unacked.find(p.seq); u != c.unacked.end()) {
                     u->second.request_id.reset();
                     u->second.due_ms = due;
+                    if (e.code == protocol::error_code::unavailable) {
+                        const int n = std::min(++u->second.unavailable_answers, 16);
+                        const auto first = e.retry_after_ms.value_or(default_retry_ms);
+                        const auto delay =
+                            std::min(first << std::min(n - 1, 14), max_unavailable_retry_ms);
+                        u->second.due_ms = now_ms + static_cast<std::int64_t>(
+                                                        static_cast<double>(delay) *
+                                                        retry_jitter(p.conversation_id, p.seq, n));
+                    }
                     if (!std::exchange(u->second.delay_reported, true)) {
                         error_event("send", code, e.message, it->first, e.retry_after_ms);
                     }
@@ -670,8 +701,13 @@ void chat_session::tick(std::int64_t now_ms) {
     }
     if (!s.ready()) return;
     for (auto& [id, c] : s.conversations) {
+        // In seq order, and never past a message still waiting: the server stores a
+        // conversation's seqs in order, so a later seq stored first would turn the earlier
+        // one's retry into `conflict` (each refused message has its own backoff and jitter).
         for (auto& [seq, m] : c.unacked) {
-            if (!m.request_id && m.due_ms && *m.due_ms <= now_ms) s.transmit(id, c, seq);
+            if (m.request_id || !m.due_ms) continue;
+            if (*m.due_ms > now_ms) break;
+            s.transmit(id, c, seq);
         }
     }
     std::vector<deferred_request> due;

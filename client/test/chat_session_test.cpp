@@ -646,6 +646,69 @@ TEST_F(ChatSession, RateLimitedSendIsRetriedAfterTheDelay) {
     EXPECT_NE(again[0].find("\"seq\":1"), std::string::npos);
 }
 
+// Refused again and again with `unavailable`, a send backs off: each wait is at least half
+// of first × 2^(n-1) and under 1.5 times it (deterministic jitter), so thousands of refused
+// clients do not all come back in the same second.
+// Refused messages wait their own delays, but a later seq never goes before an earlier one
+// that still waits: seq 2 (unavailable, ~1 s) is due long before seq 1 (rate_limited, 5 s),
+// and still follows it.
+TEST_F(ChatSession, RetriesKeepSeqOrderWhateverTheirDelays) {
+    start_conversation();
+    send(seeker_ix, "first");
+    send(seeker_ix, "second");
+    auto out = seeker().take_outgoing();
+    ASSERT_EQ(out.size(), 2u);
+    const auto id_of = [](const std::string& frame) {
+        return std::string(boost::json::parse(frame).as_object().at("id").as_string());
+    };
+    seeker().on_frame(R"({"type":"error","re":")" + id_of(out[0]) +
+                          R"(","code":"rate_limited","message":"slow","retry_after_ms":5000})",
+                      0);
+    seeker().on_frame(R"({"type":"error","re":")" + id_of(out[1]) +
+                          R"(","code":"unavailable","message":"busy"})",
+                      0);
+    std::vector<std::string> resent;
+    for (std::int64_t t = 0; t <= 6000; t += 100) {
+        seeker().tick(t);
+        for (auto& f : seeker().take_outgoing())
+            resent.push_back(f);
+        if (!resent.empty()) break;
+    }
+    ASSERT_FALSE(resent.empty());
+    EXPECT_NE(resent[0].find("\"seq\":1"), std::string::npos) << resent[0];
+    if (resent.size() > 1) {
+        EXPECT_NE(resent[1].find("\"seq\":2"), std::string::npos);
+    }
+}
+
+TEST_F(ChatSession, UnavailableSendBacksOffExponentiallyWithJitter) {
+    start_conversation();
+    send(seeker_ix, "later");
+    auto out = seeker().take_outgoing();
+    ASSERT_EQ(out.size(), 1u);
+    std::int64_t now = 1000;
+    for (int n = 1; n <= 4; ++n) {
+        const auto re = std::string(boost::json::parse(out[0]).as_object().at("id").as_string());
+        seeker().on_frame(R"({"type":"error","re":")" + re +
+                              R"(","code":"unavailable","message":"try again"})",
+                          now);
+        const std::int64_t nominal = 1000LL << (n - 1); // the default first delay, doubled
+        seeker().tick(now + nominal / 2 - 1);
+        EXPECT_TRUE(seeker().take_outgoing().empty()) << "retry " << n << " came too early";
+        std::int64_t sent_at = 0;
+        for (std::int64_t t = now + nominal / 2; t < now + nominal * 3 / 2 + 1 && !sent_at;
+             t += 10) {
+            seeker().tick(t);
+            out = seeker().take_outgoing();
+            if (!out.empty()) sent_at = t;
+        }
+        ASSERT_NE(sent_at, 0) << "retry " << n << " never came";
+        ASSERT_EQ(out.size(), 1u);
+        EXPECT_NE(out[0].find("\"seq\":1"), std::string::npos);
+        now = sent_at;
+    }
+}
+
 } // namespace
 
 namespace {

@@ -103,8 +103,22 @@ export class KindredConnection extends EventTarget {
     this.outbox = this._load(this.outboxKey, []); // [{conversation_id, seq, copies}]
     this.outboxWaiters = new Map(); // "conv|seq" → [{resolve, reject}]
     this.inflight = new Set(); // "conv|seq" sent on the current socket, answer not yet in
+    this.sendRefusals = 0; // sends refused with unavailable in a row: the retry backoff's exponent
     this._onOnline = () => { if (!this.stopped && this.state !== 'online') this._reconnectNow(); };
     this._onOffline = () => { if (this.ws) this._drop('browser offline'); };
+  }
+
+  /**
+   * How long to wait before resending after a refused send. rate_limited names its own wait;
+   * unavailable again and again backs off exponentially (up to 16 s) with jitter, so that
+   * thousands of phones refused at once by a shedding server do not all come back together.
+   */
+  _sendRetryDelay(err) {
+    const first = err.retryAfterMs ?? 2000;
+    if (err.code === 'rate_limited') return first;
+    this.sendRefusals = Math.min(this.sendRefusals + 1, 16);
+    const nominal = Math.min(first * 2 ** (this.sendRefusals - 1), 16000);
+    return Math.floor(nominal * (0.5 + this.random()));
   }
 
   // ---- storage ----
@@ -497,6 +511,7 @@ export class KindredConnection extends EventTarget {
       this._requestNow({ type: 'send', conversation_id: item.conversation_id, seq: item.seq, copies: item.copies })
         .then((ok) => {
           this.inflight.delete(key);
+          this.sendRefusals = 0;
           if (typeof ok.offset === 'number') this._seen(item.conversation_id, ok.offset);
           this._settleOutbox(item, ok);
           this._emit('ack', { conversation_id: item.conversation_id, seq: item.seq, offset: ok.offset });
@@ -506,7 +521,7 @@ export class KindredConnection extends EventTarget {
           this.inflight.delete(key);
           if (err.code === 'offline' || err.code === 'disconnected' || err.code === 'closed') return; // resent on reconnect
           if (err.code === 'rate_limited' || err.code === 'unavailable' || err.code === 'internal') {
-            setTimeout(() => this._flushOutbox(), err.retryAfterMs ?? 2000);
+            setTimeout(() => this._flushOutbox(), this._sendRetryDelay(err));
             return;
           }
           // conflict (conversation ended, or a lower seq), bad_message (e.g. the copy set changed

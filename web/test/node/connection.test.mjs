@@ -137,3 +137,15 @@ test('backoff: full jitter under an exponential cap (0.5 s → 30 s)', () => {
   } finally { globalThis.setTimeout = realSet; }
   assert.deepEqual(delays.map((d) => Math.round(d / 100) * 100), [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000]);
 });
+
+test('a send refused with unavailable again and again backs off with jitter; rate_limited waits as told', () => {
+  let r = 0.0;
+  const conn = new KindredConnection({ role: 'seeker', url: 'ws://x', session: new MemStorage(), local: new MemStorage(), WebSocket: class {}, random: () => r });
+  const unavailable = { code: 'unavailable', retryAfterMs: undefined };
+  // random() = 0 gives the lower edge (half the nominal delay), 0.999 nearly 1.5 times it.
+  assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => conn._sendRetryDelay(unavailable)), [1000, 2000, 4000, 8000, 8000, 8000]);
+  conn.sendRefusals = 0;
+  r = 0.999;
+  assert.deepEqual([1, 2].map(() => conn._sendRetryDelay(unavailable)), [2998, 5996]);
+  assert.equal(conn._sendRetryDelay({ code: 'rate_limited', retryAfterMs: 700 }), 700);
+});
