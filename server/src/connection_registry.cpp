@@ -8,12 +8,26 @@ namespace kindred::server {
 
 void connection_registry::add(std::uint64_t id, std::weak_ptr<connection_handle> handle) {
     std::lock_guard lock(mutex_);
-    handles_[id] = entry{std::move(handle), {}, std::nullopt};
+    auto& e = handles_[id];
+    if (!e.session_id.empty()) unindex(id, e.session_id);
+    e = entry{std::move(handle), {}, std::nullopt};
 }
 
 void connection_registry::remove(std::uint64_t id) {
     std::lock_guard lock(mutex_);
-    handles_.erase(id);
+    auto it = handles_.find(id);
+    if (it == handles_.end()) return;
+    if (!it->second.session_id.empty()) unindex(id, it->second.session_id);
+    handles_.erase(it);
+}
+
+void connection_registry::unindex(std::uint64_t id, const std::string& session_id) {
+    auto [first, last] = by_session_.equal_range(session_id);
+    for (auto it = first; it != last; ++it)
+        if (it->second == id) {
+            by_session_.erase(it);
+            return;
+        }
 }
 
 std::shared_ptr<connection_handle> connection_registry::find(std::uint64_t id) const {
@@ -29,8 +43,13 @@ std::size_t connection_registry::size() const {
 
 void connection_registry::set_session(std::uint64_t id, std::string session_id) {
     std::lock_guard lock(mutex_);
-    if (auto it = handles_.find(id); it != handles_.end())
-        it->second.session_id = std::move(session_id);
+    auto it = handles_.find(id);
+    if (it == handles_.end()) return;
+    auto& e = it->second;
+    if (e.session_id == session_id) return;
+    if (!e.session_id.empty()) unindex(id, e.session_id);
+    e.session_id = std::move(session_id);
+    if (!e.session_id.empty()) by_session_.emplace(e.session_id, id);
 }
 
 std::vector<std::pair<std::uint64_t, std::string>> connection_registry::sessions() const {
@@ -46,11 +65,10 @@ connection_registry::find_session(std::string_view session_id) const {
     std::vector<std::shared_ptr<connection_handle>> out;
     if (session_id.empty()) return out;
     std::lock_guard lock(mutex_);
-    // A scan: fine for thousands of connections per instance; an index by session is the
-    // next step if deliveries show up in profiles.
-    for (const auto& [id, e] : handles_)
-        if (e.session_id == session_id)
-            if (auto h = e.handle.lock()) out.push_back(std::move(h));
+    auto [first, last] = by_session_.equal_range(session_id);
+    for (auto it = first; it != last; ++it)
+        if (auto h = handles_.find(it->second); h != handles_.end())
+            if (auto live = h->second.handle.lock()) out.push_back(std::move(live));
     return out;
 }
 

@@ -60,6 +60,34 @@ TEST(ConnectionRegistry, ListsHeldSessions) {
     EXPECT_EQ(held[0], (std::pair<std::uint64_t, std::string>{2, "S2"}));
 }
 
+// find_session is an index lookup now: it must follow set_session (a new session, a change,
+// two connections briefly holding one session during a takeover), remove and a re-added id.
+TEST(ConnectionRegistry, FindSessionFollowsSetSessionRemoveAndReAdd) {
+    ks::connection_registry reg;
+    auto a = std::make_shared<fake_connection>();
+    auto b = std::make_shared<fake_connection>();
+    reg.add(1, a);
+    reg.add(2, b);
+    EXPECT_TRUE(reg.find_session("S").empty());
+    reg.set_session(1, "S");
+    ASSERT_EQ(reg.find_session("S").size(), 1u);
+    EXPECT_EQ(reg.find_session("S")[0], a);
+    reg.set_session(2, "S"); // a takeover in progress: both hold it
+    EXPECT_EQ(reg.find_session("S").size(), 2u);
+    reg.set_session(1, "T"); // connection 1 now holds another session
+    ASSERT_EQ(reg.find_session("S").size(), 1u);
+    EXPECT_EQ(reg.find_session("S")[0], b);
+    EXPECT_EQ(reg.find_session("T").size(), 1u);
+    reg.remove(2);
+    EXPECT_TRUE(reg.find_session("S").empty());
+    reg.add(1, b); // the same id added again starts without a session
+    EXPECT_TRUE(reg.find_session("T").empty());
+    EXPECT_TRUE(reg.find_session("").empty());
+    b.reset(); // a dead handle is not returned
+    reg.set_session(1, "U");
+    EXPECT_TRUE(reg.find_session("U").empty());
+}
+
 TEST(ConnectionRegistry, FindsStaffConnectionsByNoticeExpiryAndHash) {
     ks::connection_registry reg;
     auto a = std::make_shared<fake_connection>();
