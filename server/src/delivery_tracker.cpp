@@ -111,29 +111,27 @@ void delivery_tracker::on_matched(const std::string& session, const std::string&
 }
 
 void delivery_tracker::retry_failed() {
-    std::vector<std::pair<key, std::int64_t>> reads;
-    {
-        std::lock_guard lock(mutex_);
-        for (auto& [k, s] : states_) {
-            if (!s.failed || s.reading) continue;
-            s.failed = false;
-            s.reading = true;
-            reads.emplace_back(k, s.last);
-        }
-    }
-    for (auto& [k, after] : reads)
-        start_read(k, after);
+    reread(true);
 }
 
 void delivery_tracker::recover_all() {
+    reread(false);
+}
+
+void delivery_tracker::reread(bool failed_only) {
     std::vector<std::pair<key, std::int64_t>> reads;
     {
         std::lock_guard lock(mutex_);
         for (auto& [k, s] : states_) {
+            if (failed_only && !s.failed) continue;
             if (s.reading) {
-                s.again = true;
+                // A read in flight: after the bus reconnected, read once more when it ends (it
+                // may have started before the publishes that were lost); a failed one is
+                // retried by that read's own outcome.
+                if (!failed_only) s.again = true;
                 continue;
             }
+            s.failed = false;
             s.reading = true;
             reads.emplace_back(k, s.last);
         }

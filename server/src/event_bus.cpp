@@ -123,16 +123,18 @@ bool event_bus::dispatch_local(const std::string& session, const json::object& m
                 return true;
             }
         }
-        // A new conversation reaches a session held here: its messages are tracked from the
-        // first (once per match, so parsing the event again costs nothing that matters).
-        if (tracker_ && *event_type == "matched" && !connections_.find_session(session).empty()) {
+        if (!push_local(session, std::string(*event), *event_type)) return false;
+        // A new conversation reached a session held here: its messages are tracked from the
+        // first (once per match, so parsing the event again costs nothing that matters; a live
+        // message that got in first has already started tracking, which this leaves alone).
+        if (tracker_ && *event_type == "matched") {
             json::error_code ec;
             auto parsed = json::parse(*event, ec);
             if (!ec && parsed.is_object())
                 if (const auto* conv = string_field(parsed.get_object(), "conversation_id"))
                     tracker_->on_matched(session, std::string(*conv));
         }
-        return push_local(session, std::string(*event), *event_type);
+        return true;
     }
     if (*type == "notice") {
         const auto* kind = string_field(message, "kind");

@@ -52,6 +52,13 @@ struct fake {
             done(true, std::move(out));
         }
     }
+    // Answers every pending read with Redis trouble.
+    void fail_reads() {
+        auto failing = std::move(pending);
+        pending.clear();
+        for (auto& [after, done] : failing)
+            done(false, {});
+    }
 };
 
 } // namespace
@@ -175,9 +182,7 @@ TEST(DeliveryTracker, FailedReadIsRetriedByTheNextLiveMessage) {
     t.on_live("s", "c1", 1, event_of(1));
     t.on_live("s", "c1", 3, event_of(3));
     ASSERT_EQ(f.pending.size(), 1u);
-    auto done = std::move(f.pending.front().second);
-    f.pending.clear();
-    done(false, {});
+    f.fail_reads();
     f.stored = 4;
     t.on_live("s", "c1", 4, event_of(4));
     f.answer_reads();
@@ -193,9 +198,7 @@ TEST(DeliveryTracker, FailedReadIsRetriedByRetryFailedWithoutAnotherMessage) {
     t.on_live("s", "c1", 1, event_of(1));
     t.on_live("s", "c1", 3, event_of(3));
     ASSERT_EQ(f.pending.size(), 1u);
-    auto done = std::move(f.pending.front().second);
-    f.pending.clear();
-    done(false, {});
+    f.fail_reads();
     EXPECT_EQ(f.pushed, (std::vector<std::int64_t>{1}));
     t.retry_failed();
     ASSERT_EQ(f.pending.size(), 1u);

@@ -96,6 +96,9 @@ private:
     using key = std::pair<std::string, std::string>; // session, conversation
 
     void start_read(const key& k, std::int64_t after); // mutex not held
+    // Re-reads every tracked conversation not being read (only those whose last read failed,
+    // when failed_only) after its last offset. Mutex not held.
+    void reread(bool failed_only);
     void on_read(const key& k, bool ok, std::vector<tracked_message> messages);
 
     delivery_tracker_deps deps_;
