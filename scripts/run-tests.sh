@@ -23,6 +23,19 @@ set -e
 [[ $ctest_status -eq 0 ]] || status=$ctest_status
 # "N% tests passed, F tests failed out of T" → the plain closing line below.
 summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$ctest_log" | tail -1 || true)
+# The failed tests' names and the end of each one's output, kept for the closing lines: the
+# sanitizer builds print hundreds of lines after ctest, and a CI log is often read from its tail.
+failures=$(awk '
+  /^ *Start +[0-9]+:/ || /^[0-9]+\/[0-9]+ Test +#[0-9]+:/ || /^[0-9]+% tests passed/ { if (in_block) flush(); in_block = 0 }
+  /^[0-9]+\/[0-9]+ Test +#[0-9]+:.*(\*\*\*|Failed|Timeout|Exception)/ && !/ Passed / {
+    in_block = 1; n = 0; head = $0; next }
+  in_block { lines[n++ % 15] = $0 }
+  function flush(   i, first) {
+    print head
+    first = n > 15 ? n - 15 : 0
+    for (i = first; i < n; i++) print "    " lines[i % 15]
+  }
+  END { if (in_block) flush() }' "$ctest_log")
 rm -f "$ctest_log"
 
 fuzz_seconds=${KINDRED_FUZZ_SECONDS:-15}
@@ -45,5 +58,9 @@ if [[ -n $summary ]]; then
   total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
   failed=$(sed -E 's/.*, ([0-9]+) tests? failed.*/\1/' <<<"$summary")
   echo "ctest: $((total - failed)) passed, $failed failed"
+fi
+if [[ -n $failures ]]; then
+  echo "ctest: failed tests, each with the last lines of its output:"
+  echo "$failures"
 fi
 exit $status
