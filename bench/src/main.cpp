@@ -5,6 +5,7 @@
 // assignment, a session not resumed, connections not ready), 2 usage error, 3 the run could
 // not be set up (server or Redis unreachable, accounts refused).
 #include "scenarios.hpp"
+#include <kindred/net/descriptors.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json/serialize.hpp>
@@ -12,7 +13,6 @@
 
 #include <sodium.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -74,16 +74,6 @@ std::optional<url_parts> parse_url(const std::string& url) {
     if (rest.empty() || u.port.empty()) return std::nullopt;
     u.host = rest;
     return u;
-}
-
-// Every connection is a file descriptor: raise the soft limit to the hard one.
-rlim_t raise_nofile() {
-    rlimit rl{};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-    ::getrlimit(RLIMIT_NOFILE, &rl);
-    return rl.rlim_cur;
 }
 
 // A process's command line from /proc (NUL-separated arguments), for the result file: the
@@ -202,7 +192,9 @@ int main(int argc, char** argv) {
         std::cerr << "kindred-bench: libsodium failed to initialise\n";
         return setup_failed;
     }
-    const auto nofile = raise_nofile();
+    // Every connection is a file descriptor: the soft limit raised to the hard one, and the
+    // table grown before the generator's threads start (a growth later stalls connect()).
+    const auto nofile = kindred::net::prepare_descriptor_table().limit;
     {
         std::random_device rd;
         char id[16];

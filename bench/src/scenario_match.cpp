@@ -5,6 +5,7 @@
 // once, every conversation id seen by exactly one seeker and exactly one peer, and no peer
 // ever above its capacity (by its own matched/ended count and by the server's shift events).
 #include "scenarios.hpp"
+#include "server_metrics.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -59,12 +60,14 @@ scenario_result run_match(const bench_options& o, harness& h) {
     for (std::size_t k = 0; k < seekers; ++k) {
         const auto at = t0 + std::chrono::nanoseconds(
                                  static_cast<std::int64_t>(static_cast<double>(k) * 1e9 / rate));
+        // Sleeps until the arrival itself (or the progress line): a poll every 100 us woke
+        // this thread 10,000 times a second and preempted whatever shared its core.
         while (std::chrono::steady_clock::now() < at) {
             if (std::chrono::steady_clock::now() >= next_print) {
                 h.print_progress("arrivals");
                 next_print += 1s;
             }
-            std::this_thread::sleep_for(100us);
+            std::this_thread::sleep_until(std::min(at, next_print));
         }
         party& p = h.add(client::chat_session::seeker(), make_handler());
         p.post([&p] { p.connect(); });
@@ -80,8 +83,14 @@ scenario_result run_match(const bench_options& o, harness& h) {
     std::size_t unmatched = 0, double_matched = 0, over_capacity = 0;
     std::map<std::string, int> by_seekers, by_peers;
     std::vector<std::int64_t> lat;
+    // (when it asked, how long it took) of every seeker: the slowest are reported with the
+    // moment they asked, so a tail that comes in bursts shows as clustered times.
+    std::vector<std::pair<std::int64_t, std::int64_t>> asked;
+    const std::int64_t t0_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count();
     for (std::size_t i = first; i < h.parties.size(); ++i) {
         party& s = *h.parties[i];
+        if (!s.latency_ns.empty()) asked.emplace_back(s.request_ns - t0_ns, s.latency_ns.front());
         if (s.matched_events == 0) ++unmatched;
         // A re-match after peer_unavailable/transfer would be legitimate; none happens here.
         if (s.matched_events > 1) ++double_matched;
@@ -121,6 +130,22 @@ scenario_result run_match(const bench_options& o, harness& h) {
     f["seekers"] = seekers;
     f["matched"] = seekers - unmatched;
     f["match_latency"] = to_json(summary);
+    std::sort(asked.begin(), asked.end(),
+              [](const auto& a, const auto& b) { return a.second > b.second; });
+    boost::json::array slowest;
+    std::string slowest_line = "slowest (asked at s: took ms):";
+    for (std::size_t i = 0; i < std::min<std::size_t>(asked.size(), 20); ++i) {
+        const double at_s = static_cast<double>(asked[i].first) / 1e9;
+        const double ms = static_cast<double>(asked[i].second) / 1e6;
+        slowest.push_back(boost::json::array{rounded(at_s, 3), rounded(ms, 3)});
+        char b[48];
+        std::snprintf(b, sizeof b, " %.3f: %.1f", at_s, ms);
+        slowest_line += b;
+    }
+    f["slowest_asked_at_s_and_ms"] = std::move(slowest);
+    // CLOCK_MONOTONIC of the first arrival: lines the times above up with a profile recorded
+    // with `perf record -k CLOCK_MONOTONIC`.
+    f["arrivals_started_monotonic_s"] = rounded(static_cast<double>(t0_ns) / 1e9, 6);
     f["double_assignments"] = double_matched + conversation_twice;
     f["peers_over_capacity"] = over_capacity;
     f["one_sided_conversations"] = one_sided;
@@ -132,6 +157,24 @@ scenario_result run_match(const bench_options& o, harness& h) {
                   seekers - unmatched, double_matched + conversation_twice, over_capacity);
     r.summary.push_back(line);
     r.summary.push_back("request_match -> matched: " + describe(summary));
+    r.summary.push_back(slowest_line);
+    // Where the server says the time went (its /metrics; the stages of a fresh server are this
+    // run's seekers only). The bucket bounds make p50/p99 "at most", not exact.
+    if (auto text = http_get_body(o.url, "/metrics")) {
+        auto stages = parse_histograms(*text, "kindred_match_stage_seconds", "stage");
+        auto passes = parse_histograms(*text, "kindred_match_pass_seconds", "part");
+        f["server_match_stages"] = histograms_json(stages);
+        f["server_match_passes"] = histograms_json(passes);
+        r.summary.emplace_back("server, per seeker (kindred_match_stage_seconds):");
+        for (auto& l : describe_histograms(
+                 stages, {"enqueue", "to_claim", "create", "announce", "handoff", "total"}))
+            r.summary.push_back(l);
+        r.summary.emplace_back("server, per matching pass (kindred_match_pass_seconds):");
+        for (auto& l : describe_histograms(passes, {"waited", "snapshots", "claims"}))
+            r.summary.push_back(l);
+    } else {
+        r.summary.emplace_back("server stages: GET /metrics failed");
+    }
     return r;
 }
 

@@ -21,6 +21,12 @@ namespace kindred::matching {
 
 namespace {
 
+using steady = std::chrono::steady_clock;
+
+std::chrono::microseconds micros_since(steady::time_point t) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t);
+}
+
 // The scripts, built once (thread-safe static initialisation); SHA1s are computed locally.
 struct scripts {
     store::script enqueue{std::string(lua::enqueue)};
@@ -131,6 +137,7 @@ public:
     bool running_ = false;
     std::vector<sweep_handler> next_;
     std::int64_t next_now_ = 0;
+    steady::time_point next_since_{};    // when the oldest of next_ asked
     std::vector<std::string> uncertain_; // claims whose outcome we never heard
     std::atomic<std::uint64_t> passes_{0};
 
@@ -213,28 +220,36 @@ public:
         std::vector<sweep_handler> waiters;
         std::int64_t now_hint = 0;
         std::int64_t now_ms = 0;
+        pass_timing timing;
+        steady::time_point phase_start{}; // of the snapshot or claims in flight
     };
 
     void request_pass(sweep_handler h, std::int64_t now_hint) {
         std::vector<sweep_handler> batch;
         std::int64_t hint = 0;
+        steady::time_point since;
         {
             std::lock_guard lock(mutex_);
+            if (next_.empty()) next_since_ = steady::now();
             next_.push_back(std::move(h));
             next_now_ = std::max(next_now_, now_hint);
             if (running_) return; // served by the pass that starts when this one ends
             running_ = true;
             batch.swap(next_);
             hint = std::exchange(next_now_, 0);
+            since = next_since_;
         }
-        start_pass(std::move(batch), hint);
+        start_pass(std::move(batch), hint, since);
     }
 
-    void start_pass(std::vector<sweep_handler> waiters, std::int64_t now_hint) {
+    void start_pass(std::vector<sweep_handler> waiters, std::int64_t now_hint,
+                    steady::time_point since) {
         auto p = std::make_shared<pass>(sweep_config());
         p->machine.set_pass_id(++passes_);
         p->waiters = std::move(waiters);
         p->now_hint = now_hint;
+        p->timing.requests = p->waiters.size();
+        p->timing.waited = micros_since(since);
         look_up_uncertain();
         drive(p, p->machine.start());
     }
@@ -274,8 +289,11 @@ public:
         switch (step) {
         case sweep::step::snapshot: {
             p->now_ms = std::max(now(), p->now_hint);
+            ++p->timing.rounds;
+            p->phase_start = steady::now();
             read_snapshot(p->now_ms, true,
                           [self = shared_from_this(), p](boost::system::error_code ec, snapshot s) {
+                              p->timing.snapshots += micros_since(p->phase_start);
                               if (ec) return self->drive(p, p->machine.on_snapshot_error(ec));
                               self->drive(p, p->machine.on_snapshot(std::move(s), p->now_ms));
                           });
@@ -299,6 +317,7 @@ public:
         auto b = std::make_shared<batch>();
         b->results.resize(orders.size());
         b->remaining = orders.size();
+        p->phase_start = steady::now();
         const std::string now_text = std::to_string(p->now_ms);
         for (std::size_t i = 0; i < orders.size(); ++i) {
             const claim_order& o = orders[i];
@@ -329,8 +348,9 @@ public:
                                 }
                             }
                             b->results[i] = std::move(res);
-                            if (--b->remaining == 0)
-                                self->drive(p, p->machine.on_claims(std::move(b->results)));
+                            if (--b->remaining != 0) return;
+                            p->timing.claims += micros_since(p->phase_start);
+                            self->drive(p, p->machine.on_claims(std::move(b->results)));
                         });
         }
     }
@@ -338,11 +358,13 @@ public:
     void finish_pass(const std::shared_ptr<pass>& p) {
         const sweep_report& report = p->machine.report();
         if (!report.uncertain.empty()) remember_uncertain(report.uncertain);
+        if (options_.on_pass) options_.on_pass(p->timing);
         for (auto& w : p->waiters) {
             if (w) w(report);
         }
         std::vector<sweep_handler> batch;
         std::int64_t hint = 0;
+        steady::time_point since;
         {
             std::lock_guard lock(mutex_);
             if (next_.empty()) {
@@ -351,8 +373,9 @@ public:
             }
             batch.swap(next_);
             hint = std::exchange(next_now_, 0);
+            since = next_since_;
         }
-        start_pass(std::move(batch), hint);
+        start_pass(std::move(batch), hint, since);
     }
 };
 

@@ -7,6 +7,7 @@
 #include <kindred/matching/matching_store.hpp>
 #include <kindred/moderation/lexicon.hpp>
 #include <kindred/moderation/moderation_store.hpp>
+#include <kindred/net/descriptors.hpp>
 #include <kindred/relay/conversation_log.hpp>
 #include <kindred/server/auth_service.hpp>
 #include <kindred/server/config.hpp>
@@ -207,6 +208,11 @@ int run(ks::config cfg, const std::vector<std::string>& args) {
         return exit_bad_config;
     }
     setup_logging(cfg.log_level);
+    // Before any thread exists: the kernel then grows the descriptor table without the RCU
+    // wait that otherwise stalls accept() for ~10-20 ms at 1,024, 2,048, … connections.
+    const auto descriptors = kindred::net::prepare_descriptor_table();
+    spdlog::info("event=descriptor_table open_files_limit={} reserved={}", descriptors.limit,
+                 descriptors.reserved);
     if (sodium_init() < 0) {
         std::cerr << "kindred-server: libsodium failed to initialise\n";
         return exit_failure;
@@ -314,6 +320,11 @@ int run(ks::config cfg, const std::vector<std::string>& args) {
                          static_cast<double>(r.matched_at_ms - r.enqueued_at_ms) / 1000.0);
         if (matcher) matcher->on_match(r);
     };
+    mopts.on_pass = [&stats](const kindred::matching::pass_timing& t) {
+        stats.match_pass("waited", t.waited);
+        stats.match_pass("snapshots", t.snapshots);
+        if (t.claims.count() > 0) stats.match_pass("claims", t.claims);
+    };
     kindred::matching::matching_store matching(redis, mopts);
     kindred::relay::log_options lopts;
     lopts.hard_limit = std::chrono::seconds(cfg.timing.conversation_max_s);
@@ -354,6 +365,9 @@ int run(ks::config cfg, const std::vector<std::string>& args) {
     msopts.conversations = &conversations;
     msopts.lexicon = &*lexicon;
     msopts.insights = &insights;
+    msopts.on_stage = [&stats](std::string_view stage, std::chrono::microseconds d) {
+        stats.match_stage(stage, d);
+    };
     ks::matching_service matching_service(matching, accounts, redis, events, connections, msopts);
     matcher = &matching_service;
     // Bus recovery: live messages for local sessions go through the tracker, which reads

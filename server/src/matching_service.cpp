@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -173,7 +174,14 @@ void matching_service::reload_catalog(std::vector<std::string> tags,
     catalog_ = std::move(view);
 }
 
+void matching_service::stage(std::string_view name, steady::time_point since) const {
+    if (options_.on_stage)
+        options_.on_stage(
+            name, std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - since));
+}
+
 void matching_service::request_match(service_request r, answer_handler h) {
+    const auto received = steady::now();
     auto& m = std::get<protocol::request_match>(r.message);
     const auto cat = catalog();
     if (auto bad = first_not_in(m.tags, cat->tags, "tags", "unknown tag"); !bad.empty())
@@ -219,14 +227,14 @@ void matching_service::request_match(service_request r, answer_handler h) {
     e.languages = m.languages;
     e.risk_level = risk;
     e.payload = protocol::base64_encode(m.pubkey);
-    auto enqueue = [this, id = r.id, session, had_intake, risk, triage_category, e = std::move(e),
-                    h = std::move(h)]() mutable {
+    auto enqueue = [this, id = r.id, session, had_intake, risk, triage_category, received,
+                    e = std::move(e), h = std::move(h)]() mutable {
         // Copied first: the arguments' evaluation order is unspecified.
         auto tags = e.tags, languages = e.languages;
         matching_.enqueue(std::move(e), [this, id, session, had_intake, risk, triage_category,
-                                         tags = std::move(tags), languages = std::move(languages),
-                                         h = std::move(h)](boost::system::error_code ec,
-                                                           matching::queue_entry q) {
+                                         received, tags = std::move(tags),
+                                         languages = std::move(languages), h = std::move(h)](
+                                            boost::system::error_code ec, matching::queue_entry q) {
             if (ec) {
                 if (had_intake) {
                     std::lock_guard lock(mutex_);
@@ -234,12 +242,16 @@ void matching_service::request_match(service_request r, answer_handler h) {
                 }
                 return h(store_error(id, ec));
             }
+            stage("enqueue", received);
             service_answer a;
             a.frames.push_back(make_ok_frame(id));
-            if (q.position > 0) {
+            {
                 std::lock_guard lock(mutex_);
-                waiting_[session] = q.position;
-                a.frames.push_back(queued_frame(q.position, q.estimated_wait_s));
+                if (options_.on_stage) clocks_[session] = {received, steady::now(), {}};
+                if (q.position > 0) {
+                    waiting_[session] = q.position;
+                    a.frames.push_back(queued_frame(q.position, q.estimated_wait_s));
+                }
             }
             h(std::move(a));
             if (options_.insights) options_.insights->requested(session, tags, languages);
@@ -248,9 +260,13 @@ void matching_service::request_match(service_request r, answer_handler h) {
                 options_.on_triage(session,
                                    static_cast<protocol::level>(static_cast<int>(risk) - 1),
                                    triage_category);
-            matching_.match_seeker(session,
-                                   [this](const matching::sweep_report& rep) { on_sweep(rep); });
         });
+        // The pass that may match this request starts now, not when the enqueue's answer is
+        // back: the store's commands share one connection and run in order, so its snapshot
+        // already sees the request — one round trip less between request_match and
+        // `matched`. (Should the enqueue fail, the pass is an ordinary one.)
+        matching_.match_seeker(session,
+                               [this](const matching::sweep_report& rep) { on_sweep(rep); });
     };
     if (!options_.before_enqueue) return enqueue();
     options_.before_enqueue(session, r.device_id, std::move(enqueue));
@@ -265,6 +281,7 @@ void matching_service::cancel_match(service_request r, answer_handler h) {
                              std::lock_guard lock(mutex_);
                              intakes_.erase(session);
                              waiting_.erase(session);
+                             clocks_.erase(session);
                          }
                          if (options_.insights) options_.insights->cancelled(session);
                          service_answer a;
@@ -408,6 +425,16 @@ void matching_service::store_prekeys(service_request r, answer_handler h) {
 }
 
 void matching_service::on_match(const matching::match_record& record) {
+    const auto claimed = steady::now();
+    if (options_.on_stage) {
+        std::optional<steady::time_point> queued;
+        {
+            std::lock_guard lock(mutex_);
+            if (auto it = clocks_.find(record.session); it != clocks_.end())
+                queued = it->second.queued;
+        }
+        if (queued) stage("to_claim", *queued);
+    }
     spdlog::info("event=matched conversation={}… relaxed={} waited_s={}",
                  record.conversation_id.substr(0, 6), record.relaxed, record.waited_s());
     // Escalations the seeker raised while queued now name the conversation (join, cooldown).
@@ -418,10 +445,11 @@ void matching_service::on_match(const matching::match_record& record) {
     // The conversation exists before either side hears of it, so their first `send` finds
     // it. create is idempotent: one retry covers a dropped answer.
     auto create = std::make_shared<std::function<void(int)>>();
-    *create = [this, record, create](int attempt) {
+    *create = [this, record, create, claimed](int attempt) {
         options_.conversations->create(
             record.conversation_id, relay::parties{record.session, record.peer_id, {}}, now_ms(),
-            [this, record, create, attempt](boost::system::error_code ec, relay::create_result) {
+            [this, record, create, attempt, claimed](boost::system::error_code ec,
+                                                     relay::create_result) {
                 if (ec && attempt < max_attempts - 1) return (*create)(attempt + 1);
                 *create = nullptr; // break the cycle
                 if (ec) {
@@ -430,6 +458,7 @@ void matching_service::on_match(const matching::match_record& record) {
                                   record.conversation_id.substr(0, 6), ec.message());
                     return undo_match(record, false);
                 }
+                stage("create", claimed);
                 // Watched for the peer grace period (relay_service::grace_tick).
                 redis_.command({"ZADD", "convs:{active}", std::to_string(record.matched_at_ms),
                                 record.conversation_id},
@@ -480,15 +509,28 @@ void matching_service::undo_match(const matching::match_record& record, bool avo
     });
 }
 
-void matching_service::announce(const matching::match_record& record, int attempt) {
-    accounts_.get(record.peer_id, [this, rec = record, attempt](boost::system::error_code ec,
-                                                                accounts::account account) {
+void matching_service::announce(const matching::match_record& record, int attempt,
+                                steady::time_point since) {
+    if (attempt == 0) since = steady::now();
+    // The peer's account and its current session are read together (one round trip, not
+    // two: every round trip is on the path from request_match to `matched`).
+    struct reads {
+        std::atomic<int> remaining{2};
+        boost::system::error_code account_error;
+        accounts::account account;
+        std::string peer_session;
+    };
+    auto r = std::make_shared<reads>();
+    auto both_read = [this, rec = record, attempt, since, r] {
         auto key = decode_prekey(rec.prekey);
         auto pub = protocol::base64_decode(rec.payload);
         protocol::x25519_public_key seeker_key{};
+        const auto ec = r->account_error;
+        const auto& account = r->account;
+        const std::string& peer_session = r->peer_session;
         // Redis trouble (e.g. a burst of matches): try again before giving up.
         if (ec && relay::is_unavailable(ec) && attempt < max_attempts - 1)
-            return announce(rec, attempt + 1);
+            return announce(rec, attempt + 1, since);
         if (ec || !account.identity_key || !key || !pub || pub->size() != seeker_key.size()) {
             // Without these neither side can set up the encryption: undo the match rather
             // than leave the seeker holding a conversation it never hears of. A peer whose
@@ -517,29 +559,40 @@ void matching_service::announce(const matching::match_record& record, int attemp
         pe.seeker.risk = rec.risk_level;
         std::string seeker_event = protocol::encode_event(protocol::server_event{std::move(se)});
         std::string peer_event = protocol::encode_event(protocol::server_event{std::move(pe)});
-        redis_.command(
-            {"GET", peer_session_key(rec.peer_id)},
-            [this, rec, seeker_event = std::move(seeker_event), peer_event = std::move(peer_event)](
-                boost::system::error_code gec, store::reply reply) mutable {
-                std::string peer_session = !gec && reply.is_string() ? reply.str() : "";
-                json::object body;
-                body["seeker_event"] = seeker_event;
-                body["peer_session"] = peer_session;
-                body["peer_event"] = peer_event;
-                // The seeker's instance adds the intake it holds and forwards to the peer; if
-                // the seeker is connected nowhere, the peer is told here, without intake.
-                bus_.notify(rec.session, "matched", std::move(body),
-                            [this, peer_session, peer_event](bool reached) {
-                                if (!reached) bus_.deliver(peer_session, "matched", peer_event);
-                            });
-                bus_.deliver(peer_session, "shift",
-                             protocol::encode_event(protocol::shift_state{
-                                 protocol::shift_status::on, rec.peer_active, rec.peer_capacity}));
-                if (rec.prekeys_left < options_.prekeys_low_below)
-                    bus_.deliver(peer_session, "prekeys_low",
-                                 protocol::encode_event(protocol::prekeys_low{rec.prekeys_left}));
-            });
-    });
+        if (options_.on_stage) {
+            stage("announce", since);
+            std::lock_guard lock(mutex_);
+            if (auto it = clocks_.find(rec.session); it != clocks_.end())
+                it->second.announced = steady::now();
+        }
+        json::object body;
+        body["seeker_event"] = seeker_event;
+        body["peer_session"] = peer_session;
+        body["peer_event"] = peer_event;
+        // The seeker's instance adds the intake it holds and forwards to the peer; if
+        // the seeker is connected nowhere, the peer is told here, without intake.
+        bus_.notify(rec.session, "matched", std::move(body),
+                    [this, peer_session, peer_event](bool reached) {
+                        if (!reached) bus_.deliver(peer_session, "matched", peer_event);
+                    });
+        bus_.deliver(peer_session, "shift",
+                     protocol::encode_event(protocol::shift_state{
+                         protocol::shift_status::on, rec.peer_active, rec.peer_capacity}));
+        if (rec.prekeys_left < options_.prekeys_low_below)
+            bus_.deliver(peer_session, "prekeys_low",
+                         protocol::encode_event(protocol::prekeys_low{rec.prekeys_left}));
+    };
+    redis_.command({"GET", peer_session_key(record.peer_id)},
+                   [r, both_read](boost::system::error_code ec, store::reply reply) {
+                       if (!ec && reply.is_string()) r->peer_session = reply.str();
+                       if (r->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) both_read();
+                   });
+    accounts_.get(record.peer_id,
+                  [r, both_read](boost::system::error_code ec, accounts::account account) {
+                      r->account_error = ec;
+                      r->account = std::move(account);
+                      if (r->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) both_read();
+                  });
 }
 
 void matching_service::matched_at_seeker(const std::string& session, const json::object& body) {
@@ -552,6 +605,7 @@ void matching_service::matched_at_seeker(const std::string& session, const json:
     std::string peer_session = text("peer_session");
     std::string peer_event = text("peer_event");
     std::optional<std::string> intake;
+    std::optional<seeker_clock> clock;
     {
         std::lock_guard lock(mutex_);
         if (auto it = intakes_.find(session); it != intakes_.end()) {
@@ -559,8 +613,17 @@ void matching_service::matched_at_seeker(const std::string& session, const json:
             intakes_.erase(it);
         }
         waiting_.erase(session);
+        if (auto it = clocks_.find(session); it != clocks_.end()) {
+            clock = it->second;
+            clocks_.erase(it);
+        }
     }
     if (!seeker_event.empty()) bus_.deliver(session, "matched", std::move(seeker_event));
+    if (clock) {
+        // announced is unset when another instance announced the match.
+        if (clock->announced != steady::time_point{}) stage("handoff", clock->announced);
+        stage("total", clock->requested);
+    }
     if (peer_event.empty()) return;
     if (intake) {
         json::error_code ec;
@@ -604,6 +667,8 @@ void matching_service::presence_tick() {
                 ++it;
             }
         }
+        std::erase_if(clocks_,
+                      [this](const auto& c) { return connections_.find_session(c.first).empty(); });
         for (auto it = waiting_.begin(); it != waiting_.end();) {
             if (connections_.find_session(it->first).empty()) {
                 // Not held here (any more): its request expires unless its new holder

@@ -1,4 +1,5 @@
 // ops_status.cpp — see ops_status.hpp. Asio-free: only kindred::store::client's interface.
+#include <kindred/server/instance_registry.hpp>
 #include <kindred/server/lua_scripts.hpp>
 #include <kindred/server/ops_status.hpp>
 #include <kindred/store/client.hpp>
@@ -174,7 +175,8 @@ void read_cluster_status(store::client& redis, const ops_status_options& options
                {options.moderation_prefix},
                take(&parse_escalations_answer, !options.with_instances));
     if (options.with_instances)
-        redis.eval(instances_script(), {}, {}, take(&parse_instances_answer, true));
+        redis.eval(instances_script(), {instance_registry::registry_key()}, {},
+                   take(&parse_instances_answer, true));
 }
 
 cluster_gauges gauges_of(const cluster_status& s, const ops_status_options& options) {

@@ -9,6 +9,7 @@
 #include <kindred/server/matching_service.hpp>
 #include <kindred/server/metrics.hpp>
 #include <kindred/server/moderation_service.hpp>
+#include <kindred/server/paced.hpp>
 #include <kindred/server/relay_service.hpp>
 #include <kindred/server/session_store.hpp>
 #include <kindred/store/client.hpp>
@@ -366,42 +367,75 @@ void relay_service::announce_end(const std::string& conversation_id, const relay
 }
 
 void relay_service::grace_tick() {
-    redis_.command({"ZRANGE", active_key(), "0", "999"}, [this](boost::system::error_code ec,
-                                                                store::reply reply) {
-        if (ec || !reply.is_array()) return;
-        for (const auto& item : reply.elements()) {
-            if (!item.is_string()) continue;
-            const std::string conversation = item.str();
-            log_.meta(conversation, [this, conversation](boost::system::error_code mec,
-                                                         relay::conversation_meta meta) {
-                if (mec) {
-                    // Purged (or never created): nothing to watch any more.
-                    if (mec == relay::error::not_found)
-                        redis_.command({"ZREM", active_key(), conversation},
-                                       [](boost::system::error_code, store::reply) {});
-                    return;
-                }
-                if (meta.state != relay::conversation_state::active) {
-                    redis_.command({"ZREM", active_key(), conversation},
-                                   [](boost::system::error_code, store::reply) {});
-                    return;
-                }
-                // The seeker's session expired (its grace passed without a resume): the
-                // conversation cannot continue; the peer is told and its slot released.
-                redis_.command(
-                    {"EXISTS", session_store::session_key(meta.parties.seeker)},
-                    [this, conversation](boost::system::error_code sec, store::reply sr) {
-                        if (sec || !sr.is_integer() || sr.integer() != 0) return;
-                        end_by_system(conversation, "seeker_unavailable", false);
-                    });
-                matching_.peer(
-                    meta.parties.peer,
-                    [this, conversation](boost::system::error_code pec, matching::peer_state peer) {
-                        if (pec || peer.present) return; // Redis trouble: decide next time
-                        end_by_system(conversation, "peer_unavailable", true);
-                    });
-            });
+    if (grace_scanning_.exchange(true)) return; // the previous scan is still running
+    grace_read_page(0);
+}
+
+// One page of the active set (ranks from `start`), checked grace_checks_in_flight at a time;
+// then the next page. Conversations that ended meanwhile left the set, so a page may skip a
+// few ids: the next scan sees them.
+void relay_service::grace_read_page(std::size_t start) {
+    redis_.command(
+        {"ZRANGE", active_key(), std::to_string(start), std::to_string(start + grace_page - 1)},
+        [this, start](boost::system::error_code ec, store::reply reply) {
+            if (ec || !reply.is_array()) {
+                grace_scanning_.store(false);
+                return;
+            }
+            std::vector<std::string> ids;
+            for (const auto& item : reply.elements())
+                if (item.is_string()) ids.push_back(item.str());
+            const bool last = reply.size() < grace_page;
+            const std::size_t next = start + ids.size();
+            for_each_paced<std::string>(
+                std::move(ids), grace_checks_in_flight,
+                [this](const std::string& conversation, std::function<void()> done) {
+                    grace_check(conversation, std::move(done));
+                },
+                [this, last, next] {
+                    if (last) return grace_scanning_.store(false);
+                    grace_read_page(next);
+                });
+        });
+}
+
+void relay_service::grace_check(const std::string& conversation, std::function<void()> done) {
+    log_.meta(conversation, [this, conversation, done = std::move(done)](
+                                boost::system::error_code mec, relay::conversation_meta meta) {
+        if (mec) {
+            // Purged (or never created): nothing to watch any more.
+            if (mec == relay::error::not_found)
+                redis_.command({"ZREM", active_key(), conversation},
+                               [](boost::system::error_code, store::reply) {});
+            return done();
         }
+        if (meta.state != relay::conversation_state::active) {
+            redis_.command({"ZREM", active_key(), conversation},
+                           [](boost::system::error_code, store::reply) {});
+            return done();
+        }
+        // Both checks answer before the slot is free; either may end the conversation.
+        auto remaining = std::make_shared<std::atomic<int>>(2);
+        auto one_done = [remaining, done] {
+            if (--*remaining == 0) done();
+        };
+        // The seeker's session expired (its grace passed without a resume): the
+        // conversation cannot continue; the peer is told and its slot released.
+        redis_.command(
+            {"EXISTS", session_store::session_key(meta.parties.seeker)},
+            [this, conversation, one_done](boost::system::error_code sec, store::reply sr) {
+                if (!sec && sr.is_integer() && sr.integer() == 0)
+                    end_by_system(conversation, "seeker_unavailable", false);
+                one_done();
+            });
+        matching_.peer(meta.parties.peer,
+                       [this, conversation, one_done](boost::system::error_code pec,
+                                                      matching::peer_state peer) {
+                           // Redis trouble: decide next time.
+                           if (!pec && !peer.present)
+                               end_by_system(conversation, "peer_unavailable", true);
+                           one_done();
+                       });
     });
 }
 

@@ -2,6 +2,7 @@
 // Staff tokens are looked up through accounts::account_store; only their hashes are stored.
 #include <kindred/accounts/account_store.hpp>
 #include <kindred/server/lua_scripts.hpp>
+#include <kindred/server/paced.hpp>
 #include <kindred/server/session_store.hpp>
 #include <kindred/server/staff_auth.hpp>
 #include <kindred/store/client.hpp>
@@ -340,13 +341,18 @@ void session_store::release(std::string session_id, std::uint64_t conn) {
                                                             store::reply) {});
 }
 
-void session_store::refresh(const std::vector<std::pair<std::uint64_t, std::string>>& held) {
-    for (const auto& [conn, session_id] : held) {
-        redis_.eval(refresh_script(), {session_key(session_id)},
-                    {options_.instance_id, std::to_string(conn),
-                     std::to_string(options_.connected_ttl.count())},
-                    [](boost::system::error_code, store::reply) {});
-    }
+void session_store::refresh(std::vector<std::pair<std::uint64_t, std::string>> held) {
+    // Paced: an instance holding 19,000 sessions would otherwise queue 19,000 scripts at once
+    // every heartbeat, and every match and message behind them (tens of milliseconds).
+    for_each_paced<std::pair<std::uint64_t, std::string>>(
+        std::move(held), refresh_in_flight,
+        [this](const std::pair<std::uint64_t, std::string>& h, std::function<void()> done) {
+            redis_.eval(
+                refresh_script(), {session_key(h.second)},
+                {options_.instance_id, std::to_string(h.first),
+                 std::to_string(options_.connected_ttl.count())},
+                [done = std::move(done)](boost::system::error_code, store::reply) { done(); });
+        });
 }
 
 } // namespace kindred::server

@@ -5,6 +5,7 @@
 #include <kindred/accounts/keys.hpp>
 #include <kindred/server/connection_registry.hpp>
 #include <kindred/server/metrics.hpp>
+#include <kindred/server/paced.hpp>
 #include <kindred/server/staff_monitor.hpp>
 #include <kindred/store/subscriber.hpp>
 
@@ -15,6 +16,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -68,33 +71,52 @@ struct staff_monitor::impl : std::enable_shared_from_this<staff_monitor::impl> {
         timer_.expires_after(options_.recheck);
         timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
             if (ec || self->stopped_) return;
-            const bool lookup =
-                ++self->rounds_since_lookup_ * self->options_.recheck >= self->options_.lookup;
-            self->recheck(lookup);
+            self->recheck(false);
             self->schedule();
         });
     }
 
-    // On the strand. Expiry always; the Redis lookup when `lookup`.
-    void recheck(bool lookup) {
+    // On the strand. Expiry always; then the Redis lookup of one slice of the tokens (each
+    // token once per `lookup` period, spread over its rounds: 1,000 peers' lookups at once
+    // queued every match and message behind them), or of all of them when `everything`.
+    void recheck(bool everything) {
         if (stopped_) return;
         close(connections_.expired(options_.now_ms()), "expired");
-        // One round at a time: when Redis is slow, rounds do not pile up.
-        if (!lookup || in_flight_ > 0) return;
-        rounds_since_lookup_ = 0;
+        const auto slices = static_cast<std::size_t>(std::max<std::int64_t>(
+            1, options_.lookup.count() / std::max<std::int64_t>(1, options_.recheck.count())));
+        const std::size_t slice = rounds_++ % slices;
+        // One round at a time: when Redis is slow, rounds do not pile up (a skipped slice
+        // comes round again next period; a skipped `everything` runs at the next round).
+        everything = everything || everything_pending_;
+        if (looking_up_) {
+            everything_pending_ = everything;
+            return;
+        }
+        everything_pending_ = false;
         auto hashes = connections_.staff_token_hashes();
-        in_flight_ = hashes.size();
-        for (auto& h : hashes) {
-            accounts_.lookup_hash(
-                h, [self = shared_from_this(), h](boost::system::error_code ec, ka::token_info) {
-                    net::post(self->strand_, [self, h, dead = ec == ka::error::not_found] {
-                        --self->in_flight_;
+        if (!everything)
+            std::erase_if(hashes, [&](const std::string& h) {
+                return std::hash<std::string>{}(h) % slices != slice;
+            });
+        if (hashes.empty()) return;
+        looking_up_ = true;
+        for_each_paced<std::string>(
+            std::move(hashes), lookups_in_flight,
+            [self = shared_from_this()](const std::string& h, std::function<void()> done) {
+                self->accounts_.lookup_hash(h, [self, h, done = std::move(done)](
+                                                   boost::system::error_code ec, ka::token_info) {
+                    net::post(self->strand_, [self, h, done, dead = ec == ka::error::not_found] {
                         if (dead && !self->stopped_)
                             self->close(self->connections_.with_token_hash(h), "recheck");
+                        done();
                     });
                 });
-        }
+            },
+            [self = shared_from_this()] {
+                net::post(self->strand_, [self] { self->looking_up_ = false; });
+            });
     }
+    static constexpr std::size_t lookups_in_flight = 16;
 
     net::strand<net::io_context::executor_type> strand_;
     net::steady_timer timer_;
@@ -102,8 +124,9 @@ struct staff_monitor::impl : std::enable_shared_from_this<staff_monitor::impl> {
     connection_registry& connections_;
     metrics& stats_;
     staff_monitor_options options_;
-    std::size_t in_flight_ = 0;
-    long rounds_since_lookup_ = 0;
+    bool looking_up_ = false; // a lookup round is running (one at a time)
+    std::size_t rounds_ = 0;  // recheck rounds, for the lookup slices
+    bool everything_pending_ = false;
     bool stopped_ = false;
 };
 

@@ -91,6 +91,28 @@ TEST(Metrics, RolesMatchesWaitsAndRelayedMessagesMove) {
     EXPECT_NE(text.find("kindred_redis_errors_total{connection=\"cmd\"} 1\n"), std::string::npos);
 }
 
+TEST(Metrics, MatchStagesAndPassPartsAreHistogramsByName) {
+    ks::metrics m;
+    using std::chrono::microseconds;
+    m.match_stage("total", microseconds(1800));  // in the 2 ms bucket
+    m.match_stage("total", microseconds(12000)); // in the 15 ms bucket
+    m.match_stage("enqueue", microseconds(300));
+    m.match_pass("waited", microseconds(100));
+    auto text = m.render();
+    EXPECT_NE(text.find("# TYPE kindred_match_stage_seconds histogram\n"), std::string::npos);
+    EXPECT_NE(text.find("kindred_match_stage_seconds_bucket{stage=\"total\",le=\"0.0015\"} 0\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("kindred_match_stage_seconds_bucket{stage=\"total\",le=\"0.002\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("kindred_match_stage_seconds_bucket{stage=\"total\",le=\"0.015\"} 2\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("kindred_match_stage_seconds_count{stage=\"enqueue\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("kindred_match_pass_seconds_count{part=\"waited\"} 1\n"),
+              std::string::npos);
+}
+
 TEST(Metrics, RelaySampleIsAboutOneInSixteen) {
     int sampled = 0;
     for (int i = 0; i < 160; ++i)

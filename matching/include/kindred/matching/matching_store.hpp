@@ -41,6 +41,17 @@ class client;
 
 namespace kindred::matching {
 
+// How one pass spent its time (steady clock), for metrics: from the oldest request it serves
+// to its start (it waited for the pass before it to end), its snapshot reads and its claims.
+// A pass with contended claims reads and claims more than once: the sums of its rounds.
+struct pass_timing {
+    std::chrono::microseconds waited{0};
+    std::chrono::microseconds snapshots{0};
+    std::chrono::microseconds claims{0};
+    std::size_t rounds = 0;
+    std::size_t requests = 0; // match_* calls it served
+};
+
 struct matching_options {
     // Every key starts with this; the {…} part is the Redis Cluster hash tag they all share.
     std::string key_prefix = "m:{match}:";
@@ -71,6 +82,8 @@ struct matching_options {
     std::function<std::string()> new_conversation_id;
     // Every match this store claims, once, on the client's strand.
     std::function<void(const match_record&)> on_match;
+    // Every pass's timing when it ends, on the client's strand. Optional.
+    std::function<void(const pass_timing&)> on_pass;
 };
 
 struct enqueue_request {

@@ -11,6 +11,7 @@
 
 #include <kindred/server/service_router.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -71,6 +72,16 @@ struct matching_service_options {
     std::function<void(const std::string& session, const std::string& device_id,
                        std::function<void()> then)>
         before_enqueue;
+    // Where a match's time goes (metrics; optional), for a seeker whose request arrived here:
+    // stage is one of the names below. Called on store and bus strands.
+    // The stages, in order (docs/performance.md, "match"):
+    // enqueue    request_match received → queued in Redis (the request's `ok`);
+    // to_claim   queued → a pass claimed the match (waiting for a pass, its snapshot, claim);
+    // create     claimed → the conversation created;
+    // announce   created → the peer's account and session read, `matched` handed to the bus;
+    // handoff    handed to the bus → `matched` queued on the seeker's connection;
+    // total      request_match received → `matched` queued on the seeker's connection.
+    std::function<void(std::string_view stage, std::chrono::microseconds)> on_stage;
 };
 
 class matching_service final : public service_router {
@@ -133,7 +144,10 @@ private:
     void shift_start(service_request r, answer_handler h);
     void shift_change(service_request r, answer_handler h);
     void store_prekeys(service_request r, answer_handler h);
-    void announce(const matching::match_record& record, int attempt = 0);
+    using steady = std::chrono::steady_clock;
+    // `since`: when the first attempt started (on_stage's announce).
+    void announce(const matching::match_record& record, int attempt = 0,
+                  steady::time_point since = {});
     // A claimed match that cannot be announced (its conversation or the peer's keys could not
     // be set up): ended, the peer's slot released, the seeker re-queued first.
     void undo_match(const matching::match_record& record, bool avoid_peer);
@@ -164,6 +178,13 @@ private:
     std::unordered_map<std::string, std::string> intakes_; // session → intake (memory only)
     std::unordered_map<std::string, std::size_t> waiting_; // session → position last sent
     std::unordered_map<std::string, std::string> peers_;   // peer id → session held here
+    // For on_stage: seekers whose request arrived here, until their `matched` is delivered
+    // (or they are no longer connected here: presence_tick).
+    struct seeker_clock {
+        steady::time_point requested, queued, announced;
+    };
+    std::unordered_map<std::string, seeker_clock> clocks_;
+    void stage(std::string_view name, steady::time_point since) const;
 };
 
 } // namespace kindred::server

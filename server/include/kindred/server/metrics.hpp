@@ -140,6 +140,14 @@ public:
     // A match claimed by this instance: counted once cluster-wide; its wait under every tag
     // the seeker asked for.
     void match_made(bool relaxed, const std::vector<std::string>& tags, double waited_s);
+    // Where a match's time went: stage is one of matching_service_options::on_stage's names; part
+    // of a matching pass: waited, snapshots or claims (closed sets chosen by the server).
+    void match_stage(std::string_view stage, std::chrono::microseconds d) {
+        match_stages_.observe_seconds(stage, std::chrono::duration<double>(d).count());
+    }
+    void match_pass(std::string_view part, std::chrono::microseconds d) {
+        match_passes_.observe_seconds(part, std::chrono::duration<double>(d).count());
+    }
     // The relay hot path: one relaxed add per stored message. Every 16th message also carries
     // its receive time (sampled by the caller with relay_sample()), and only those are timed.
     static bool relay_sample() {
@@ -185,6 +193,8 @@ private:
     std::array<std::atomic<std::int64_t>, 3> roles_{};
     labelled_counter matches_;
     labelled_histogram wait_;
+    labelled_histogram match_stages_;
+    labelled_histogram match_passes_;
     std::atomic<std::uint64_t> relayed_{0};
     histogram relay_latency_;
     labelled_histogram time_to_ack_;

@@ -11,6 +11,7 @@
 
 #include <kindred/server/service_router.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -94,7 +95,12 @@ public:
     // and the seeker is re-queued first; one whose seeker's session expired (seeker_grace_s
     // without a resume) ends with reason `seeker_unavailable` and the peer's slot is
     // released. Idempotent across instances (the first end wins).
+    // Paced: at most grace_checks_in_flight conversations are checked at a time (three Redis
+    // commands each), so the scan never puts a burst of thousands of commands in front of a
+    // match or a message on the shared connection; a tick while a scan still runs is skipped.
     void grace_tick();
+    static constexpr std::size_t grace_checks_in_flight = 8;
+    static constexpr std::size_t grace_page = 1000; // ids read per ZRANGE
 
     // The active conversations (zset: conversation id, score = match time), shared by all
     // instances; added when a match is announced, removed at the end.
@@ -115,6 +121,9 @@ private:
                        std::function<void()> then = {});
     void announce_end(const std::string& conversation_id, const relay::end_result& res,
                       std::function<void()> then);
+    void grace_read_page(std::size_t start);
+    // One conversation's grace checks; `done` once all its Redis answers are in.
+    void grace_check(const std::string& conversation, std::function<void()> done);
     std::int64_t now_ms() const;
 
     // Entries per sync batch: with the connection's low-water mark this bounds what a sync
@@ -126,6 +135,7 @@ private:
     store::client& redis_;
     event_bus& bus_;
     relay_service_options options_;
+    std::atomic<bool> grace_scanning_{false};
 };
 
 } // namespace kindred::server

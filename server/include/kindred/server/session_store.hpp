@@ -62,7 +62,9 @@ public:
                 result_handler h) override;
     void release(std::string session_id, std::uint64_t conn) override;
     // Refreshes the TTL of sessions still held by these (conn, session) pairs.
-    void refresh(const std::vector<std::pair<std::uint64_t, std::string>>& held);
+    void refresh(std::vector<std::pair<std::uint64_t, std::string>> held);
+    // Refresh scripts outstanding at a time (for_each_paced).
+    static constexpr std::size_t refresh_in_flight = 16;
 
     // Redis operations started and not yet completed (shutdown waits for zero).
     std::int64_t in_flight() const { return in_flight_->load(); }

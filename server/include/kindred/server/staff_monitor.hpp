@@ -3,9 +3,11 @@
 //   * revocation notices on ctl:revoked (logout, disable, delete, password change), at once;
 //   * every `recheck` period: tokens past expires_at (local, no Redis);
 //   * every `lookup` period, and at once after the subscriber reconnects (pub/sub is
-//     at-most-once: notices published meanwhile are lost): a pipelined lookup of each distinct
-//     token hash in Redis. Notices reach every instance at once, so the lookup is a safety net
-//     for a token deleted without one; doing it every `recheck` cost one Redis command per
+//     at-most-once: notices published meanwhile are lost): a lookup of each distinct token
+//     hash in Redis — spread over the period (a slice of the tokens every `recheck`, 16 in
+//     flight), since 1,000 lookups at once queued every match and message behind them.
+//     Notices reach every instance at once, so the lookup is a safety net for a token
+//     deleted without one; doing all of them every `recheck` cost one Redis command per
 //     staff socket per 500 ms — with 1,000 peers on shift, Redis's largest job.
 // A Redis outage closes nothing: a token can only die in Redis, and the re-check resumes when
 // Redis is back.
