@@ -52,11 +52,13 @@ void connection_registry::set_session(std::uint64_t id, std::string session_id) 
     if (!e.session_id.empty()) by_session_.emplace(e.session_id, id);
 }
 
-std::vector<std::pair<std::uint64_t, std::string>> connection_registry::sessions() const {
+std::vector<std::pair<std::uint64_t, std::string>>
+connection_registry::sessions(std::uint64_t slices, std::uint64_t slice) const {
     std::vector<std::pair<std::uint64_t, std::string>> out;
+    if (slices == 0) slices = 1;
     std::lock_guard lock(mutex_);
     for (const auto& [id, e] : handles_)
-        if (!e.session_id.empty()) out.emplace_back(id, e.session_id);
+        if (!e.session_id.empty() && id % slices == slice) out.emplace_back(id, e.session_id);
     return out;
 }
 

@@ -107,8 +107,7 @@ struct instance_registry::impl : std::enable_shared_from_this<instance_registry:
             std::max<std::int64_t>(1, std::chrono::milliseconds(options_.heartbeat).count() /
                                           std::max<std::int64_t>(1, options_.tick.count())));
         const std::uint64_t slice = ticks_++ % slices;
-        auto held = connections_.sessions();
-        std::erase_if(held, [&](const auto& h) { return h.first % slices != slice; });
+        auto held = connections_.sessions(slices, slice);
         if (!held.empty()) sessions_.refresh(std::move(held));
     }
 

@@ -58,6 +58,13 @@ TEST(ConnectionRegistry, ListsHeldSessions) {
     auto held = reg.sessions();
     ASSERT_EQ(held.size(), 1u);
     EXPECT_EQ(held[0], (std::pair<std::uint64_t, std::string>{2, "S2"}));
+    // In slices (the refresh spreads over ticks): every held session in exactly one slice.
+    reg.set_session(1, "S1");
+    EXPECT_EQ(reg.sessions(2, 0),
+              (std::vector<std::pair<std::uint64_t, std::string>>{{2, "S2"}}));
+    EXPECT_EQ(reg.sessions(2, 1),
+              (std::vector<std::pair<std::uint64_t, std::string>>{{1, "S1"}}));
+    EXPECT_TRUE(reg.sessions(3, 0).empty());
 }
 
 // find_session is an index lookup now: it must follow set_session (a new session, a change,

@@ -55,8 +55,11 @@ public:
     std::size_t size() const;
     // The session a connection holds (set after hello), for the periodic TTL refresh.
     void set_session(std::uint64_t id, std::string session_id);
-    // (connection id, session id) of every connection that holds a session.
-    std::vector<std::pair<std::uint64_t, std::string>> sessions() const;
+    // (connection id, session id) of every connection that holds a session — or, with
+    // slices > 1, of those whose connection id % slices == slice (one slice of them per
+    // tick, copying only that slice).
+    std::vector<std::pair<std::uint64_t, std::string>> sessions(std::uint64_t slices = 1,
+                                                                std::uint64_t slice = 0) const;
     // The live connections holding session_id (normally at most one).
     std::vector<std::shared_ptr<connection_handle>> find_session(std::string_view session_id) const;
     // Every live handle at this moment.
