@@ -442,28 +442,46 @@ void matching_service::on_match(const matching::match_record& record) {
         options_.on_matched(record.session, record.conversation_id, record.peer_id);
     if (options_.insights) options_.insights->matched(record);
     if (!options_.conversations) return announce(record);
-    // The conversation exists before either side hears of it, so their first `send` finds
-    // it. create is idempotent: one retry covers a dropped answer.
+    // The conversation must exist before either side hears of it, so their first `send`
+    // finds it; the peer's account and session are read meanwhile (one round trip less on
+    // the way to `matched`), and the announcement waits for both.
+    struct joined {
+        std::atomic<int> remaining{2};
+        bool created = false;
+        std::shared_ptr<peer_reads> reads;
+    };
+    auto j = std::make_shared<joined>();
+    auto one_done = [this, record, claimed, j] {
+        if (j->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+        if (!j->created) return undo_match(record, false);
+        announce_with(record, *j->reads, 0, claimed);
+    };
+    read_peer(record.peer_id, [j, one_done](std::shared_ptr<peer_reads> r) {
+        j->reads = std::move(r);
+        one_done();
+    });
+    // create is idempotent: one retry covers a dropped answer.
     auto create = std::make_shared<std::function<void(int)>>();
-    *create = [this, record, create, claimed](int attempt) {
+    *create = [this, record, create, claimed, j, one_done](int attempt) {
         options_.conversations->create(
             record.conversation_id, relay::parties{record.session, record.peer_id, {}}, now_ms(),
-            [this, record, create, attempt, claimed](boost::system::error_code ec,
-                                                     relay::create_result) {
+            [this, record, create, attempt, claimed, j, one_done](boost::system::error_code ec,
+                                                                  relay::create_result) {
                 if (ec && attempt < max_attempts - 1) return (*create)(attempt + 1);
                 *create = nullptr; // break the cycle
                 if (ec) {
                     // Announcing a conversation that does not exist would strand both sides.
                     spdlog::error("event=conversation_create_failed conversation={}… error=\"{}\"",
                                   record.conversation_id.substr(0, 6), ec.message());
-                    return undo_match(record, false);
+                    return one_done(); // not created: undone once the reads are in
                 }
                 stage("create", claimed);
                 // Watched for the peer grace period (relay_service::grace_tick).
                 redis_.command({"ZADD", "convs:{active}", std::to_string(record.matched_at_ms),
                                 record.conversation_id},
                                [](boost::system::error_code, store::reply) {});
-                announce(record);
+                j->created = true;
+                one_done();
             });
     };
     (*create)(0);
@@ -509,90 +527,101 @@ void matching_service::undo_match(const matching::match_record& record, bool avo
     });
 }
 
+struct matching_service::peer_reads {
+    std::atomic<int> remaining{2};
+    boost::system::error_code account_error;
+    accounts::account account;
+    std::string peer_session;
+};
+
+void matching_service::read_peer(const std::string& peer_id,
+                                 std::function<void(std::shared_ptr<peer_reads>)> done) {
+    // The peer's account and its current session are read together (one round trip, not
+    // two: every round trip is on the path from request_match to `matched`).
+    auto r = std::make_shared<peer_reads>();
+    auto one_done = [r, done = std::move(done)] {
+        if (r->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) done(r);
+    };
+    redis_.command({"GET", peer_session_key(peer_id)},
+                   [r, one_done](boost::system::error_code ec, store::reply reply) {
+                       if (!ec && reply.is_string()) r->peer_session = reply.str();
+                       one_done();
+                   });
+    accounts_.get(peer_id, [r, one_done](boost::system::error_code ec, accounts::account account) {
+        r->account_error = ec;
+        r->account = std::move(account);
+        one_done();
+    });
+}
+
 void matching_service::announce(const matching::match_record& record, int attempt,
                                 steady::time_point since) {
     if (attempt == 0) since = steady::now();
-    // The peer's account and its current session are read together (one round trip, not
-    // two: every round trip is on the path from request_match to `matched`).
-    struct reads {
-        std::atomic<int> remaining{2};
-        boost::system::error_code account_error;
-        accounts::account account;
-        std::string peer_session;
-    };
-    auto r = std::make_shared<reads>();
-    auto both_read = [this, rec = record, attempt, since, r] {
-        auto key = decode_prekey(rec.prekey);
-        auto pub = protocol::base64_decode(rec.payload);
-        protocol::x25519_public_key seeker_key{};
-        const auto ec = r->account_error;
-        const auto& account = r->account;
-        const std::string& peer_session = r->peer_session;
-        // Redis trouble (e.g. a burst of matches): try again before giving up.
-        if (ec && relay::is_unavailable(ec) && attempt < max_attempts - 1)
-            return announce(rec, attempt + 1, since);
-        if (ec || !account.identity_key || !key || !pub || pub->size() != seeker_key.size()) {
-            // Without these neither side can set up the encryption: undo the match rather
-            // than leave the seeker holding a conversation it never hears of. A peer whose
-            // record is unusable is avoided for this seeker.
-            spdlog::error("event=match_unusable conversation={}…",
-                          rec.conversation_id.substr(0, 6));
-            return undo_match(rec, !ec);
-        }
-        std::copy(pub->begin(), pub->end(), seeker_key.begin());
-        protocol::seeker_matched se;
-        se.conversation_id = rec.conversation_id;
-        se.relaxed = rec.relaxed;
-        se.peer.alias = account.alias;
-        se.peer.tags = account.active_tags(now_ms());
-        se.peer.shared_tags = rec.shared_tags;
-        se.peer.prekey = key->prekey;
-        se.peer.identity_key = *account.identity_key;
-        se.peer.signature = key->signature;
-        protocol::peer_matched pe;
-        pe.conversation_id = rec.conversation_id;
-        pe.prekey = key->prekey;
-        pe.seeker.pubkey = seeker_key;
-        pe.seeker.tags = rec.seeker_tags;
-        pe.seeker.shared_tags = rec.shared_tags;
-        pe.seeker.waited_s = rec.waited_s();
-        pe.seeker.risk = rec.risk_level;
-        std::string seeker_event = protocol::encode_event(protocol::server_event{std::move(se)});
-        std::string peer_event = protocol::encode_event(protocol::server_event{std::move(pe)});
-        if (options_.on_stage) {
-            stage("announce", since);
-            std::lock_guard lock(mutex_);
-            if (auto it = clocks_.find(rec.session); it != clocks_.end())
-                it->second.announced = steady::now();
-        }
-        json::object body;
-        body["seeker_event"] = seeker_event;
-        body["peer_session"] = peer_session;
-        body["peer_event"] = peer_event;
-        // The seeker's instance adds the intake it holds and forwards to the peer; if
-        // the seeker is connected nowhere, the peer is told here, without intake.
-        bus_.notify(rec.session, "matched", std::move(body),
-                    [this, peer_session, peer_event](bool reached) {
-                        if (!reached) bus_.deliver(peer_session, "matched", peer_event);
-                    });
-        bus_.deliver(peer_session, "shift",
-                     protocol::encode_event(protocol::shift_state{
-                         protocol::shift_status::on, rec.peer_active, rec.peer_capacity}));
-        if (rec.prekeys_left < options_.prekeys_low_below)
-            bus_.deliver(peer_session, "prekeys_low",
-                         protocol::encode_event(protocol::prekeys_low{rec.prekeys_left}));
-    };
-    redis_.command({"GET", peer_session_key(record.peer_id)},
-                   [r, both_read](boost::system::error_code ec, store::reply reply) {
-                       if (!ec && reply.is_string()) r->peer_session = reply.str();
-                       if (r->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) both_read();
-                   });
-    accounts_.get(record.peer_id,
-                  [r, both_read](boost::system::error_code ec, accounts::account account) {
-                      r->account_error = ec;
-                      r->account = std::move(account);
-                      if (r->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) both_read();
-                  });
+    read_peer(record.peer_id, [this, record, attempt, since](std::shared_ptr<peer_reads> r) {
+        announce_with(record, *r, attempt, since);
+    });
+}
+
+void matching_service::announce_with(const matching::match_record& rec, const peer_reads& r,
+                                     int attempt, steady::time_point since) {
+    auto key = decode_prekey(rec.prekey);
+    auto pub = protocol::base64_decode(rec.payload);
+    protocol::x25519_public_key seeker_key{};
+    const auto ec = r.account_error;
+    const auto& account = r.account;
+    const std::string& peer_session = r.peer_session;
+    // Redis trouble (e.g. a burst of matches): try again before giving up.
+    if (ec && relay::is_unavailable(ec) && attempt < max_attempts - 1)
+        return announce(rec, attempt + 1, since);
+    if (ec || !account.identity_key || !key || !pub || pub->size() != seeker_key.size()) {
+        // Without these neither side can set up the encryption: undo the match rather
+        // than leave the seeker holding a conversation it never hears of. A peer whose
+        // record is unusable is avoided for this seeker.
+        spdlog::error("event=match_unusable conversation={}…", rec.conversation_id.substr(0, 6));
+        return undo_match(rec, !ec);
+    }
+    std::copy(pub->begin(), pub->end(), seeker_key.begin());
+    protocol::seeker_matched se;
+    se.conversation_id = rec.conversation_id;
+    se.relaxed = rec.relaxed;
+    se.peer.alias = account.alias;
+    se.peer.tags = account.active_tags(now_ms());
+    se.peer.shared_tags = rec.shared_tags;
+    se.peer.prekey = key->prekey;
+    se.peer.identity_key = *account.identity_key;
+    se.peer.signature = key->signature;
+    protocol::peer_matched pe;
+    pe.conversation_id = rec.conversation_id;
+    pe.prekey = key->prekey;
+    pe.seeker.pubkey = seeker_key;
+    pe.seeker.tags = rec.seeker_tags;
+    pe.seeker.shared_tags = rec.shared_tags;
+    pe.seeker.waited_s = rec.waited_s();
+    pe.seeker.risk = rec.risk_level;
+    std::string seeker_event = protocol::encode_event(protocol::server_event{std::move(se)});
+    std::string peer_event = protocol::encode_event(protocol::server_event{std::move(pe)});
+    if (options_.on_stage) {
+        stage("announce", since);
+        std::lock_guard lock(mutex_);
+        if (auto it = clocks_.find(rec.session); it != clocks_.end())
+            it->second.announced = steady::now();
+    }
+    json::object body;
+    body["seeker_event"] = seeker_event;
+    body["peer_session"] = peer_session;
+    body["peer_event"] = peer_event;
+    // The seeker's instance adds the intake it holds and forwards to the peer; if
+    // the seeker is connected nowhere, the peer is told here, without intake.
+    bus_.notify(rec.session, "matched", std::move(body),
+                [this, peer_session, peer_event](bool reached) {
+                    if (!reached) bus_.deliver(peer_session, "matched", peer_event);
+                });
+    bus_.deliver(peer_session, "shift",
+                 protocol::encode_event(protocol::shift_state{protocol::shift_status::on,
+                                                              rec.peer_active, rec.peer_capacity}));
+    if (rec.prekeys_left < options_.prekeys_low_below)
+        bus_.deliver(peer_session, "prekeys_low",
+                     protocol::encode_event(protocol::prekeys_low{rec.prekeys_left}));
 }
 
 void matching_service::matched_at_seeker(const std::string& session, const json::object& body) {

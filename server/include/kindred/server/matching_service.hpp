@@ -78,7 +78,8 @@ struct matching_service_options {
     // enqueue    request_match received → queued in Redis (the request's `ok`);
     // to_claim   queued → a pass claimed the match (waiting for a pass, its snapshot, claim);
     // create     claimed → the conversation created;
-    // announce   created → the peer's account and session read, `matched` handed to the bus;
+    // announce   claimed → `matched` handed to the bus (the conversation created and, at the
+    //            same time, the peer's account and session read);
     // handoff    handed to the bus → `matched` queued on the seeker's connection;
     // total      request_match received → `matched` queued on the seeker's connection.
     std::function<void(std::string_view stage, std::chrono::microseconds)> on_stage;
@@ -145,9 +146,20 @@ private:
     void shift_change(service_request r, answer_handler h);
     void store_prekeys(service_request r, answer_handler h);
     using steady = std::chrono::steady_clock;
-    // `since`: when the first attempt started (on_stage's announce).
+    // What `matched` needs of the peer: its account (alias, tags, identity key) and the
+    // session it is connected as (defined in the .cpp).
+    struct peer_reads;
+    // Both reads pipelined; `done` once both answered.
+    void read_peer(const std::string& peer_id,
+                   std::function<void(std::shared_ptr<peer_reads>)> done);
+    // Reads the peer, then announce_with. `since`: when the first attempt started (on_stage's
+    // announce).
     void announce(const matching::match_record& record, int attempt = 0,
                   steady::time_point since = {});
+    // `matched` to both sides (the seeker's instance forwards to the peer), `shift` and
+    // `prekeys_low` to the peer; Redis trouble reading the account: announce again.
+    void announce_with(const matching::match_record& record, const peer_reads& reads, int attempt,
+                       steady::time_point since);
     // A claimed match that cannot be announced (its conversation or the peer's keys could not
     // be set up): ended, the peer's slot released, the seeker re-queued first.
     void undo_match(const matching::match_record& record, bool avoid_peer);
