@@ -2,6 +2,7 @@
 #include <kindred/server/connection_registry.hpp>
 #include <kindred/server/instance_registry.hpp>
 #include <kindred/server/metrics.hpp>
+#include <kindred/server/paced.hpp>
 #include <kindred/server/session_store.hpp>
 #include <kindred/store/client.hpp>
 
@@ -12,7 +13,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
 
@@ -103,9 +103,7 @@ struct instance_registry::impl : std::enable_shared_from_this<instance_registry:
     // refreshed once per heartbeat period, a slice (by connection id) every tick, so 19,000
     // sessions never become 19,000 scripts at once in front of matches and messages.
     void refresh_slice() {
-        const auto slices = static_cast<std::uint64_t>(
-            std::max<std::int64_t>(1, std::chrono::milliseconds(options_.heartbeat).count() /
-                                          std::max<std::int64_t>(1, options_.tick.count())));
+        const auto slices = slices_per_period(options_.heartbeat, options_.tick);
         const std::uint64_t slice = ticks_++ % slices;
         auto held = connections_.sessions(slices, slice);
         if (!held.empty()) sessions_.refresh(std::move(held));

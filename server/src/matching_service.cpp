@@ -12,6 +12,7 @@
 #include <kindred/server/event_bus.hpp>
 #include <kindred/server/insights_recorder.hpp>
 #include <kindred/server/matching_service.hpp>
+#include <kindred/server/paced.hpp>
 #include <kindred/store/client.hpp>
 
 #include <boost/json/parse.hpp>
@@ -20,7 +21,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -446,16 +446,14 @@ void matching_service::on_match(const matching::match_record& record) {
     // finds it; the peer's account and session are read meanwhile (one round trip less on
     // the way to `matched`), and the announcement waits for both.
     struct joined {
-        std::atomic<int> remaining{2};
         bool created = false;
         std::shared_ptr<peer_reads> reads;
     };
     auto j = std::make_shared<joined>();
-    auto one_done = [this, record, claimed, j] {
-        if (j->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    auto one_done = after_all(2, [this, record, claimed, j] {
         if (!j->created) return undo_match(record, false);
         announce_with(record, *j->reads, 0, claimed);
-    };
+    });
     read_peer(record.peer_id, [j, one_done](std::shared_ptr<peer_reads> r) {
         j->reads = std::move(r);
         one_done();
@@ -528,7 +526,6 @@ void matching_service::undo_match(const matching::match_record& record, bool avo
 }
 
 struct matching_service::peer_reads {
-    std::atomic<int> remaining{2};
     boost::system::error_code account_error;
     accounts::account account;
     std::string peer_session;
@@ -539,9 +536,7 @@ void matching_service::read_peer(const std::string& peer_id,
     // The peer's account and its current session are read together (one round trip, not
     // two: every round trip is on the path from request_match to `matched`).
     auto r = std::make_shared<peer_reads>();
-    auto one_done = [r, done = std::move(done)] {
-        if (r->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) done(r);
-    };
+    auto one_done = after_all(2, [r, done = std::move(done)] { done(r); });
     redis_.command({"GET", peer_session_key(peer_id)},
                    [r, one_done](boost::system::error_code ec, store::reply reply) {
                        if (!ec && reply.is_string()) r->peer_session = reply.str();

@@ -415,10 +415,7 @@ void relay_service::grace_check(const std::string& conversation, std::function<v
             return done();
         }
         // Both checks answer before the slot is free; either may end the conversation.
-        auto remaining = std::make_shared<std::atomic<int>>(2);
-        auto one_done = [remaining, done] {
-            if (--*remaining == 0) done();
-        };
+        auto one_done = after_all(2, std::move(done));
         // The seeker's session expired (its grace passed without a resume): the
         // conversation cannot continue; the peer is told and its slot released.
         redis_.command(

@@ -16,7 +16,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -82,9 +81,8 @@ struct staff_monitor::impl : std::enable_shared_from_this<staff_monitor::impl> {
     void recheck(bool everything) {
         if (stopped_) return;
         close(connections_.expired(options_.now_ms()), "expired");
-        const auto slices = static_cast<std::size_t>(std::max<std::int64_t>(
-            1, options_.lookup.count() / std::max<std::int64_t>(1, options_.recheck.count())));
-        const std::size_t slice = rounds_++ % slices;
+        const auto slices = slices_per_period(options_.lookup, options_.recheck);
+        const std::uint64_t slice = rounds_++ % slices;
         // One round at a time: when Redis is slow, rounds do not pile up (a skipped slice
         // comes round again next period; a skipped `everything` runs at the next round).
         everything = everything || everything_pending_;
@@ -124,8 +122,8 @@ struct staff_monitor::impl : std::enable_shared_from_this<staff_monitor::impl> {
     connection_registry& connections_;
     metrics& stats_;
     staff_monitor_options options_;
-    bool looking_up_ = false; // a lookup round is running (one at a time)
-    std::size_t rounds_ = 0;  // recheck rounds, for the lookup slices
+    bool looking_up_ = false;  // a lookup round is running (one at a time)
+    std::uint64_t rounds_ = 0; // recheck rounds, for the lookup slices
     bool everything_pending_ = false;
     bool stopped_ = false;
 };

@@ -113,5 +113,35 @@ TEST(ForEachPaced, CompletionsFromOtherThreads) {
     EXPECT_EQ(finished.load(), 1);
 }
 
+TEST(AfterAll, RunsThenOnTheLastCallOnlyWhateverTheThreads) {
+    std::atomic<int> ran{0};
+    int written = 0;
+    auto one_done = after_all(3, [&] {
+        ++ran;
+        EXPECT_EQ(written, 2); // both writes made before the other calls are visible
+    });
+    auto copy = one_done; // copies share the count
+    std::thread a([&, copy] {
+        written += 1; // before this call: the last caller (or `then`) sees it
+        copy();
+    });
+    a.join();
+    written += 1;
+    one_done();
+    EXPECT_EQ(ran.load(), 0);
+    one_done();
+    EXPECT_EQ(ran.load(), 1);
+}
+
+TEST(SlicesPerPeriod, TicksInAPeriodAndAtLeastOne) {
+    using std::chrono::milliseconds;
+    EXPECT_EQ(slices_per_period(milliseconds(5000), milliseconds(500)), 10u);
+    EXPECT_EQ(slices_per_period(std::chrono::seconds(5), milliseconds(500)), 10u);
+    EXPECT_EQ(slices_per_period(milliseconds(5200), milliseconds(500)), 10u); // rounded down
+    EXPECT_EQ(slices_per_period(milliseconds(300), milliseconds(500)), 1u);
+    EXPECT_EQ(slices_per_period(milliseconds(500), milliseconds(500)), 1u);
+    EXPECT_EQ(slices_per_period(milliseconds(5000), milliseconds(0)), 1u);
+}
+
 } // namespace
 } // namespace kindred::server

@@ -1,14 +1,19 @@
 // paced.hpp — for_each_paced: one asynchronous operation per item with at most `window` of
-// them outstanding, then a `finished` call. Periodic sweeps over every session or every
-// conversation use it so they never put thousands of Redis commands at once in front of a
-// match or a message on the shared connection (docs/performance.md, "match").
+// them outstanding, then a `finished` call; after_all: the join of n asynchronous answers;
+// slices_per_period: how a periodic sweep is cut into one slice per tick. Periodic sweeps
+// over every session or every conversation use them so they never put thousands of Redis
+// commands at once in front of a match or a message on the shared connection
+// (docs/performance.md, "match").
 // Threading: `done` may be called from any thread, exactly once per started item, also from
 // inside `start` (no recursion: the caller's loop starts the next item). Asio-free.
 // Lifetime: the shared state lives until the last `done`; `start` and `finished` are copied
 // into it.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -64,6 +69,24 @@ void for_each_paced(std::vector<T> items, std::size_t window,
     s->start = std::move(start);
     s->finished = std::move(finished);
     s->pump();
+}
+
+// A callable that runs `then` on its n-th call, from whichever thread makes it; the earlier
+// calls only count. Copies share the count. What a caller wrote before its call is visible to
+// `then` (acquire-release on the count).
+inline std::function<void()> after_all(int n, std::function<void()> then) {
+    auto remaining = std::make_shared<std::atomic<int>>(n);
+    return [remaining, then = std::move(then)] {
+        if (remaining->fetch_sub(1, std::memory_order_acq_rel) == 1) then();
+    };
+}
+
+// A sweep over everything once per `period`, one slice every `tick`: the number of slices
+// (at least 1; slice k of a round is the items whose number % slices == k).
+inline std::uint64_t slices_per_period(std::chrono::milliseconds period,
+                                       std::chrono::milliseconds tick) {
+    if (tick.count() <= 0 || period <= tick) return 1;
+    return static_cast<std::uint64_t>(period / tick);
 }
 
 } // namespace kindred::server
