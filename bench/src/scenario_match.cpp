@@ -160,7 +160,10 @@ scenario_result run_match(const bench_options& o, harness& h) {
     r.summary.push_back(slowest_line);
     // Where the server says the time went (its /metrics; the stages of a fresh server are this
     // run's seekers only). The bucket bounds make p50/p99 "at most", not exact.
-    if (auto text = http_get_body(o.url, "/metrics")) {
+    const auto& server = o.h.target;
+    if (auto text =
+            http_get_body(server.server.data(), static_cast<socklen_t>(server.server.size()),
+                          server.host_header, "/metrics")) {
         auto stages = parse_histograms(*text, "kindred_match_stage_seconds", "stage");
         auto passes = parse_histograms(*text, "kindred_match_pass_seconds", "part");
         f["server_match_stages"] = histograms_json(stages);

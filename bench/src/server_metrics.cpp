@@ -3,7 +3,6 @@
 
 #include "measure.hpp"
 
-#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,18 +16,6 @@
 namespace kindred::bench {
 
 namespace {
-
-// "ws://host:port/..." → host, port (default 80).
-bool split_url(const std::string& url, std::string& host, std::string& port) {
-    auto at = url.find("://");
-    if (at == std::string::npos) return false;
-    auto rest = url.substr(at + 3);
-    rest = rest.substr(0, rest.find('/'));
-    auto colon = rest.rfind(':');
-    host = colon == std::string::npos ? rest : rest.substr(0, colon);
-    port = colon == std::string::npos ? "80" : rest.substr(colon + 1);
-    return !host.empty() && !port.empty();
-}
 
 bool wait_for(int fd, short events) {
     pollfd p{fd, events, 0};
@@ -56,23 +43,17 @@ std::optional<std::string> label_value(std::string_view labels, std::string_view
 
 } // namespace
 
-std::optional<std::string> http_get_body(const std::string& ws_url, std::string_view path) {
-    std::string host, port;
-    if (!split_url(ws_url, host, port)) return std::nullopt;
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || !found)
-        return std::nullopt;
-    int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const bool connected = fd >= 0 && ::connect(fd, found->ai_addr, found->ai_addrlen) == 0;
-    ::freeaddrinfo(found);
-    if (!connected) {
-        if (fd >= 0) ::close(fd);
+std::optional<std::string> http_get_body(const sockaddr* server, socklen_t size,
+                                         std::string_view host_header, std::string_view path) {
+    const int fd = ::socket(server->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::nullopt;
+    if (::connect(fd, server, size) != 0) {
+        ::close(fd);
         return std::nullopt;
     }
-    const std::string request =
-        "GET " + std::string(path) + " HTTP/1.0\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+    const std::string request = "GET " + std::string(path) +
+                                " HTTP/1.0\r\nHost: " + std::string(host_header) +
+                                "\r\nConnection: close\r\n\r\n";
     std::string answer;
     bool ok = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
               static_cast<ssize_t>(request.size());

@@ -6,6 +6,8 @@
 
 #include <boost/json/object.hpp>
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -15,9 +17,10 @@
 
 namespace kindred::bench {
 
-// GET http://HOST:PORT/PATH for the host and port of a ws:// URL, over HTTP/1.0 (the server
-// closes after the answer). The body of a 200 answer; nullopt on any failure (2 s timeout).
-std::optional<std::string> http_get_body(const std::string& ws_url, std::string_view path);
+// GET PATH over HTTP/1.0 from the server the run already resolved (the server closes after
+// the answer). The body of a 200 answer; nullopt on any failure (2 s timeout per read).
+std::optional<std::string> http_get_body(const sockaddr* server, socklen_t size,
+                                         std::string_view host_header, std::string_view path);
 
 // One histogram of a labelled family: cumulative counts at each `le` bound (seconds,
 // ascending, +Inf last as infinity), the count and the sum.
