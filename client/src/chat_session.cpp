@@ -78,7 +78,7 @@ struct pending_request {
     protocol::client_message message;
     std::string conversation_id;
     std::int64_t seq = 0;
-    bool retried = false; // re-sent after a reconnect: `conflict` means it had arrived
+    bool retried = false; // re-sent after a reconnect or `unavailable`: `conflict` = it had arrived
     bool delayed = false; // re-sent after rate_limited/unavailable (reported once already)
 };
 
@@ -441,7 +441,11 @@ struct chat_session::state {
         }
         const bool report = !(retryable && p.delayed);
         if (retryable) {
-            deferred.push_back({std::move(p.message), p.retried, due, true});
+            // An `unavailable` request may still have been carried out when Redis came back
+            // (its answer had timed out): the retry's `conflict` then means it is in, as after
+            // a reconnect. A `rate_limited` one was refused before anything was done.
+            const bool may_have_run = e.code == protocol::error_code::unavailable;
+            deferred.push_back({std::move(p.message), p.retried || may_have_run, due, true});
         }
         if (!report) return;
         error_event(p.type, code, e.message,

@@ -629,6 +629,43 @@ TEST_F(ChatSession, RetriedRequestMatchConflictIsSwallowed) {
     }
 }
 
+// A request_match answered `unavailable` may still have been queued when Redis came back (its
+// answer had timed out first): the retry's `conflict` ("already queued") means it is in, and is
+// not an error. After `rate_limited` nothing was done, so a `conflict` then is reported.
+TEST_F(ChatSession, RequestMatchRetriedAfterUnavailableTakesConflictAsQueued) {
+    const auto id_of = [](const std::string& frame) {
+        return std::string(boost::json::parse(frame).as_object().at("id").as_string());
+    };
+    const auto errors_after = [&](const char* first_code) {
+        seeker().take_events();
+        EXPECT_FALSE(seeker().request_match({{"grief"}, {"en"}, std::nullopt, false}));
+        auto out = seeker().take_outgoing();
+        EXPECT_EQ(out.size(), 1u);
+        if (out.size() != 1) return std::size_t{0};
+        seeker().on_frame(R"({"type":"error","re":")" + id_of(out[0]) + R"(","code":")" +
+                              first_code + R"(","message":"x","retry_after_ms":100})",
+                          1000);
+        seeker().take_events(); // the first refusal is reported (the app may say "retrying")
+        seeker().tick(1100);
+        auto again = seeker().take_outgoing();
+        EXPECT_EQ(again.size(), 1u);
+        if (again.size() != 1) return std::size_t{0};
+        EXPECT_NE(again[0].find("request_match"), std::string::npos);
+        EXPECT_EQ(again[0].substr(again[0].find("pubkey")), out[0].substr(out[0].find("pubkey")))
+            << "the retry must carry the same key: the queued request holds it";
+        seeker().on_frame(R"({"type":"error","re":")" + id_of(again[0]) +
+                              R"(","code":"conflict","message":"already queued"})",
+                          1100);
+        std::size_t errors = 0;
+        for (const auto& e : seeker().take_events())
+            errors += std::holds_alternative<ev::error>(e) ? 1 : 0;
+        return errors;
+    };
+    connect(seeker_ix);
+    EXPECT_EQ(errors_after("unavailable"), 0u);
+    EXPECT_EQ(errors_after("rate_limited"), 1u);
+}
+
 TEST_F(ChatSession, RateLimitedSendIsRetriedAfterTheDelay) {
     start_conversation();
     send(seeker_ix, "slow");

@@ -236,7 +236,9 @@ void matching_service::request_match(service_request r, answer_handler h) {
                                          languages = std::move(languages), h = std::move(h)](
                                             boost::system::error_code ec, matching::queue_entry q) {
             if (ec) {
-                if (had_intake) {
+                // Already queued: most likely a retry of a request answered `unavailable` that
+                // Redis carried out later, whose intake the timeout dropped; this one's is kept.
+                if (had_intake && ec != matching::error::already_queued) {
                     std::lock_guard lock(mutex_);
                     intakes_.erase(session);
                 }

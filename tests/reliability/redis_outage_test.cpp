@@ -278,5 +278,87 @@ TEST_F(RedisOutage, SendStoredAfterItsAnswerTimedOutIsStillDelivered) {
     EXPECT_EQ(peer.convs.at(0).received.size(), 1u);
 }
 
+// What is done: a peer on shift with one free slot; Redis is frozen (SIGSTOP) just before a
+//   seeker sends request_match, and thawed 1.5 s later: after the request's 1 s command
+//   deadline, so the seeker is answered `unavailable` while its enqueue, and the matching pass
+//   sent right behind it, still wait in Redis's socket buffer and run at the thaw. The seeker
+//   then retries the same request (same key) every 200 ms until the answer is not
+//   `unavailable`, as the contract's clients do.
+// What must hold: the retry's answer is `conflict` (already queued or matched: the first
+//   attempt ran late) or `ok` (it did not run); either way the seeker and the peer each get
+//   exactly one `matched`, for the same conversation — the late request is neither lost (queued
+//   but never matched, or claimed but never announced) nor matched twice.
+// How: every frame each side received, kept until a ping fence 1 s after the first `matched`.
+TEST_F(RedisOutage, MatchRequestAnsweredUnavailableStillEndsInExactlyOneMatch) {
+    start_server();
+    auto peer = open_peer("op0", make_peer_account("op0"), port(), 1);
+    auto s = seeker();
+    ASSERT_FALSE(HasFailure());
+    kp::request_match rm;
+    rm.tags = {"grief"};
+    rm.languages = {"en"};
+    rm.pubkey = e2e::generate_kx_key_pair().public_key;
+
+    redis_.pause();
+    std::thread thaw([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        redis_.resume();
+    });
+    std::vector<ws_frame> seen; // the seeker's frames, all of them
+    std::vector<std::string> answers;
+    const auto started = steady::now();
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        auto frames = s.request(kp::encode_client_message(rm, "m" + std::to_string(attempt)),
+                                std::chrono::seconds(5));
+        seen.insert(seen.end(), frames.begin(), frames.end());
+        auto f = frames.empty() ? std::nullopt : kp::decode_server_frame(frames.back().text);
+        const std::string answer = !f                ? std::string("no answer")
+                                   : f->type == "ok" ? std::string("ok")
+                                                     : str(f->body, "code");
+        answers.push_back(answer);
+        if (answer != "unavailable") break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    thaw.join();
+    const auto count_matched = [](const std::vector<ws_frame>& frames) {
+        std::vector<std::string> ids;
+        for (auto& f : frames) {
+            auto d = f.is_text() ? kp::decode_server_frame(f.text) : std::nullopt;
+            if (d && d->type == "matched") ids.push_back(str(d->body, "conversation_id"));
+        }
+        return ids;
+    };
+    // Wait (bounded) for the seeker's match, then fence both sockets a second later.
+    while (count_matched(seen).empty() && steady::now() - started < std::chrono::seconds(15)) {
+        auto f = s.receive(std::chrono::milliseconds(500));
+        if (f.is_text()) seen.push_back(f);
+    }
+    const auto matched_after = ms_between(started, steady::now());
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    auto fence = [](ws_client& ws) {
+        auto frames = ws.request(R"({"type":"ping","id":"fence"})");
+        expect_ok(last(frames), "fence");
+        return frames;
+    };
+    auto tail = fence(s);
+    seen.insert(seen.end(), tail.begin(), tail.end());
+    auto peer_frames = fence(peer.ws);
+
+    std::string sequence;
+    for (auto& a : answers)
+        sequence += (sequence.empty() ? "" : ", ") + a;
+    const auto seeker_matches = count_matched(seen);
+    const auto peer_matches = count_matched(peer_frames);
+    std::printf("[redis frozen 1.5 s around request_match] answers: %s; seeker matched %zu "
+                "time(s) after %.0f ms, peer %zu time(s)\n",
+                sequence.c_str(), seeker_matches.size(), matched_after, peer_matches.size());
+    ASSERT_FALSE(answers.empty());
+    EXPECT_EQ(answers.front(), "unavailable") << "was Redis frozen at all?";
+    EXPECT_TRUE(answers.back() == "conflict" || answers.back() == "ok") << answers.back();
+    ASSERT_EQ(seeker_matches.size(), 1u) << "the seeker must be matched exactly once";
+    ASSERT_EQ(peer_matches.size(), 1u) << "the peer must be matched exactly once";
+    EXPECT_EQ(seeker_matches.front(), peer_matches.front());
+}
+
 } // namespace
 } // namespace kindred::rtest

@@ -173,6 +173,9 @@ function showNotice(text) {
   show(n, !!text);
 }
 
+// Refusals after which the request may still have been carried out.
+const MAY_HAVE_ARRIVED = new Set(['unavailable', 'internal', 'disconnected', 'closed']);
+
 function errorText(err) {
   if (err?.code === 'rate_limited') return t('error.rate_limited');
   if (err?.code === 'offline' || err?.code === 'disconnected') return t('error.offline');
@@ -194,16 +197,21 @@ async function submitRequest(ev) {
   const button = $('#request');
   button.disabled = true;
   try {
-    const { kxKeyPair, exportKeyPair, toBase64 } = await loadE2E();
-    const keys = kxKeyPair(); // fresh for every request (E2E.md §1)
+    const { kxKeyPair, exportKeyPair, importKeyPair, toBase64 } = await loadE2E();
+    // Fresh for every request (E2E.md §1), but kept for the retry of one that may have been
+    // queued all the same (answered unavailable, or cut off by a dropped socket): the queued
+    // request holds this key, and the retry is then answered conflict ("already queued").
+    if (!state.pendingKeys) state.pendingKeys = exportKeyPair(kxKeyPair());
+    const keys = importKeyPair(state.pendingKeys);
+    state.keys = state.pendingKeys; // before the ok: a `matched` may overtake it
     ensureConnection();
     await conn.whenOnline();
     const req = { type: 'request_match', tags, languages: [getLanguage()], pubkey: toBase64(keys.publicKey) };
     state.queue = null; // a queued event may arrive before the ok
     if (intake) req.intake = intake;
     await conn.request(req);
+    state.pendingKeys = null;
     state.tags = tags;
-    state.keys = exportKeyPair(keys);
     if (!state.queue) state.queue = { position: null, estimate: undefined };
     state.panicSent = false;
     state.requeued = false;
@@ -212,8 +220,11 @@ async function submitRequest(ev) {
     renderWaiting();
     showScreen('waiting');
   } catch (err) {
+    if (!MAY_HAVE_ARRIVED.has(err?.code)) state.pendingKeys = null;
     if (err?.code === 'conflict') {
-      // Already queued (e.g. a double tap before a reload): the waiting screen is the truth.
+      // Already queued (the retry of a request Redis carried out late, or a double tap
+      // before a reload): the waiting screen is the truth.
+      state.tags = tags;
       showScreen('waiting');
     } else {
       errorBox.textContent = errorText(err);

@@ -1,15 +1,16 @@
-// mocked.browser.mjs — the consoles' moderation paths in headless Chromium against a scripted
+// mocked.test.mjs — the consoles' moderation paths in headless Chromium against a scripted
 // WebSocket (Playwright routeWebSocket), with the other parties' crypto done in Node by
 // /lib/e2e.js: the peer's identity/prekeys (signatures checked), intake highlight, escalation
 // with a sealed excerpt (opened here), consult + reply, a moderator joining (three copies);
 // the moderator's duty, ordering, timers, re-page, excerpt opening, acknowledge, join (its
 // copies decrypted here), resolve, ban, consult replies. Static files come from a real server
-// (the built one predates the moderation messages, so the WebSocket is scripted).
+// (the built one predates the moderation messages, so the WebSocket is scripted). Also the
+// seeker's retry of a request_match answered `unavailable` (same key; `conflict` = queued).
 // Run: node web/test/browser/run.mjs mocked.test.mjs
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startStack, launchBrowser, newContext, newPage, DESKTOP, loginThroughForm, seriousViolations,
+  startStack, launchBrowser, newContext, newPage, DESKTOP, PHONE, loginThroughForm, seriousViolations,
   describeViolations, consoleProblems, waitFor, flow, PEER, MODERATOR,
 } from './harness.mjs';
 import * as e2e from '../../lib/e2e.js';
@@ -303,5 +304,52 @@ test('moderation paths of both consoles, scripted server', { timeout: 180_000 },
     const v = await seriousViolations(mod);
     assert.equal(v.length, 0, describeViolations(v));
     assert.deepEqual(consoleProblems(modCtx, [ALARM, CONSULT, CONSULT_REPLY, MOD_SAYS]), []);
+  });
+});
+
+// A request_match answered `unavailable` may still have been queued when Redis came back (its
+// answer had timed out first). The seeker's retry must carry the same key, take `conflict`
+// ("already queued") as "you are waiting", and open the conversation the late request gets —
+// before this, the retry made a fresh key pair and the match that followed could not be opened.
+test('seeker: a request answered unavailable and queued late still opens its match', { timeout: 120_000 }, async (t) => {
+  const stack = await startStack();
+  const browser = await launchBrowser();
+  t.after(async () => { await browser.close(); await stack.stop(); });
+  const step = flow(t);
+  const ctx = await newContext(browser, stack, PHONE);
+  const seeker = await newPage(ctx);
+  const PEER_WRITES = 'I am here with you pk27';
+  const srv = await scriptedServer(seeker, 'seeker', {
+    request_match: (f, ok, err) => (srv.of('request_match').length === 1 ? err('unavailable', 'try again') : err('conflict', 'already queued')),
+  });
+
+  await step('the first request is refused with unavailable and the seeker asks again', async () => {
+    await seeker.goto('/');
+    await seeker.locator('#start').click();
+    await seeker.locator('input[name=tag][value=grief]').check();
+    await seeker.locator('#request').click();
+    await seeker.locator('#topics-error').waitFor({ state: 'visible' });
+    await seeker.locator('#request:enabled').click();
+    await seeker.locator('#waiting').waitFor({ state: 'visible' });
+    const [first, retry] = srv.of('request_match');
+    assert.ok(retry, 'a second request_match');
+    assert.equal(retry.pubkey, first.pubkey, 'the retry carries the key the queued request holds');
+  });
+
+  await step('the late match opens and the peer\'s message decrypts', async () => {
+    const identity = e2e.identityKeyPair();
+    const prekey = e2e.kxKeyPair();
+    const prekeyB64 = e2e.toBase64(prekey.publicKey);
+    const peerCrypto = e2e.ConversationCrypto.forPeer('c5', prekey, identity.publicKey, e2e.fromBase64(srv.of('request_match')[0].pubkey));
+    srv.push({
+      type: 'matched', conversation_id: 'c5', relaxed: false,
+      peer: { alias: 'River', tags: ['grief'], shared_tags: ['grief'], prekey: prekeyB64, identity_key: e2e.toBase64(identity.publicKey), signature: e2e.signPrekey(prekeyB64, identity.privateKey) },
+    });
+    await seeker.locator('#chat').waitFor({ state: 'visible' });
+    const copy = peerCrypto.encrypt(1, PEER_WRITES).find((c) => c.to === 'seeker');
+    srv.push({ type: 'message', conversation_id: 'c5', offset: 1, from: 'peer', seq: 1, nonce: copy.nonce, ciphertext: copy.ciphertext, sent_at: Date.now() });
+    await waitFor(async () => (await seeker.locator('#messages li.msg.theirs').allTextContents()).some((x) => x.includes(PEER_WRITES)),
+      { what: "the peer's message, decrypted" });
+    assert.deepEqual(consoleProblems(ctx, [PEER_WRITES]), []);
   });
 });
