@@ -7,9 +7,27 @@ option(KINDRED_BUILD_TESTS "Build the test suites" ON)
 option(KINDRED_FUZZ "Build libFuzzer targets (needs clang)" OFF)
 set(KINDRED_SANITIZE "" CACHE STRING "Comma-separated sanitizers: address,undefined or thread")
 
+option(KINDRED_PCH "Precompile the headers every test file includes (one per build folder)" ON)
+
 find_program(KINDRED_CCACHE ccache)
 if(KINDRED_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
-  set(CMAKE_CXX_COMPILER_LAUNCHER ${KINDRED_CCACHE})
+  if(KINDRED_PCH)
+    # ccache caches files built with a precompiled header only when told to be sloppy about
+    # __TIME__/__DATE__ and the header's #defines (ccache manual, "Precompiled headers"); the
+    # user's own sloppiness settings are kept.
+    execute_process(COMMAND ${KINDRED_CCACHE} --get-config sloppiness
+                    OUTPUT_VARIABLE kindred_sloppiness OUTPUT_STRIP_TRAILING_WHITESPACE
+                    ERROR_QUIET)
+    string(REPLACE " " "" kindred_sloppiness "${kindred_sloppiness}")
+    if(kindred_sloppiness)
+      string(APPEND kindred_sloppiness ",")
+    endif()
+    set(CMAKE_CXX_COMPILER_LAUNCHER
+        ${CMAKE_COMMAND} -E env CCACHE_SLOPPINESS=${kindred_sloppiness}pch_defines,time_macros
+        ${KINDRED_CCACHE})
+  else()
+    set(CMAKE_CXX_COMPILER_LAUNCHER ${KINDRED_CCACHE})
+  endif()
 endif()
 
 add_library(kindred_warnings INTERFACE)

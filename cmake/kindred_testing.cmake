@@ -7,6 +7,7 @@
 # Each label also gets a target, kindred_tests_<label>, that builds every test of that label
 # (and what it runs), so a build folder can be made ready for `ctest -L <label>` alone.
 include(GoogleTest)
+include(kindred_pch)
 
 function(kindred_add_test)
   cmake_parse_arguments(T "RUN_SERIAL" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
@@ -19,6 +20,7 @@ function(kindred_add_test)
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main
                                           kindred::warnings kindred::sanitizers)
+  kindred_precompile(${T_NAME} TEST)
   set(props LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
   if(T_RUN_SERIAL)
     list(APPEND props RUN_SERIAL TRUE)
