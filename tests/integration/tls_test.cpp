@@ -3,46 +3,43 @@
 // over HTTPS, a staff login over HTTPS, seeker and peer over WSS (hello → ok, match, an
 // end-to-end encrypted message each way); plain text on the TLS port is refused cleanly; bad
 // certificate or key paths exit 2 naming the option.
-// The one integration TU with Beast and OpenSSL (its own executable, kindred_tls_tests), so the
-// other integration tests keep compiling in seconds.
-// Threading: everything on the test's thread; each TLS client runs its own io_context.
+// The TLS client is OpenSSL's blocking API with hand-written HTTP and WebSocket framing (its own
+// executable, kindred_tls_tests, since it links OpenSSL).
+// Threading: everything on the test's thread.
 #include "integration_support.hpp"
 #include <kindred/client/e2e.hpp>
 #include <kindred/protocol/base64.hpp>
 #include <kindred/protocol/codec.hpp>
 #include <kindred/testsupport/process.hpp>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
-
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <span>
+#include <sstream>
 
 namespace kindred::itest {
 namespace {
 
 namespace fs = std::filesystem;
-namespace net = boost::asio;
-namespace ssl = net::ssl;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
 namespace kp = kindred::protocol;
 namespace e2e = kindred::client::e2e;
-using tcp = net::ip::tcp;
 using testsupport::eventually;
 
 // A self-signed P-256 certificate for "localhost" and 127.0.0.1, valid for an hour.
@@ -82,84 +79,123 @@ bool make_certificate(const fs::path& cert_file, const fs::path& key_file) {
     return ok;
 }
 
-// One TLS connection to 127.0.0.1:port verifying the server against `ca` for "localhost".
-// Every operation runs the private io_context for at most `timeout`; an overrun fails it.
+// One TLS connection to 127.0.0.1:port verifying the server against `ca` for "localhost", on
+// OpenSSL's blocking API with hand-written HTTP/1.1 and WebSocket framing: a test of the
+// server's TLS needs no TLS client library of its own, and Beast's SSL stream would cost this
+// file ~25 s of compiling. Every read and write waits at most 10 s (socket timeouts).
 class tls_client {
 public:
     tls_client(unsigned short port, const fs::path& ca)
-        : port_(port)
-        , ctx_(ssl::context::tls_client) {
-        ctx_.load_verify_file(ca.string());
-        ctx_.set_verify_mode(ssl::verify_peer);
+        : port_(port) {
+        ctx_ = SSL_CTX_new(TLS_client_method());
+        if (!ctx_ || SSL_CTX_load_verify_locations(ctx_, ca.c_str(), nullptr) != 1)
+            ADD_FAILURE() << "TLS client context: cannot load " << ca;
+        if (ctx_) SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
     }
+    ~tls_client() {
+        close();
+        if (ctx_) SSL_CTX_free(ctx_);
+    }
+    tls_client(const tls_client&) = delete;
+    tls_client& operator=(const tls_client&) = delete;
 
     // HTTPS request on a fresh connection; status 0 on any failure.
-    http_response request(http::verb method, const std::string& target,
+    http_response request(const std::string& method, const std::string& target,
                           const header_list& headers = {}, const std::string& body = {}) {
         http_response out;
-        beast::ssl_stream<beast::tcp_stream> stream(ioc_, ctx_);
-        if (!connect(stream)) return out;
-        http::request<http::string_body> req{method, target, 11};
-        req.set(http::field::host, "localhost");
+        if (!connect()) return out;
+        std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
         for (const auto& [k, v] : headers)
-            req.set(k, v);
-        req.body() = body;
-        req.prepare_payload();
-        bool done = false;
-        beast::error_code ec;
-        http::async_write(stream, req, [&](beast::error_code e, std::size_t) {
-            ec = e;
-            done = true;
-        });
-        if (!run(done) || ec) return out;
-        beast::flat_buffer buffer;
-        http::response<http::string_body> res;
-        done = false;
-        http::async_read(stream, buffer, res, [&](beast::error_code e, std::size_t) {
-            ec = e;
-            done = true;
-        });
-        if (!run(done) || ec) return out;
-        out.status = static_cast<int>(res.result_int());
-        out.body = res.body();
+            req += k + ": " + v + "\r\n";
+        req += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+        req += body;
+        std::map<std::string, std::string> fields;
+        if (!write(req) || !read_head(out.status, fields)) return {};
+        auto length = fields.find("content-length");
+        if (length != fields.end()) {
+            if (!read_exact(std::stoul(length->second), out.body)) return {};
+        } else {
+            out.body = std::exchange(buffer_, {}); // until the server closes
+            for (char chunk[4096];;) {
+                const int n = SSL_read(ssl_, chunk, sizeof chunk);
+                if (n <= 0) break;
+                out.body.append(chunk, static_cast<std::size_t>(n));
+            }
+        }
+        close();
         return out;
     }
 
     // Opens a WSS connection to /v1/ws; false on failure.
     bool open_ws() {
-        ws_.emplace(ioc_, ctx_);
-        if (!connect(ws_->next_layer())) return false;
-        bool done = false;
-        beast::error_code ec;
-        ws_->async_handshake("localhost", "/v1/ws", [&](beast::error_code e) {
-            ec = e;
-            done = true;
-        });
-        return run(done) && !ec;
+        if (!connect()) return false;
+        unsigned char nonce[16];
+        randombytes_buf(nonce, sizeof nonce);
+        const auto key = kp::base64_encode(std::span<const unsigned char>(nonce, sizeof nonce));
+        const std::string req = "GET /v1/ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-WebSocket-Key: " +
+                                key + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        int status = 0;
+        std::map<std::string, std::string> fields;
+        if (!write(req) || !read_head(status, fields)) return false;
+        EXPECT_EQ(status, 101);
+        return status == 101;
     }
 
+    // One masked text frame (RFC 6455 §5.2).
     bool send(const std::string& text) {
-        bool done = false;
-        beast::error_code ec;
-        ws_->text(true);
-        ws_->async_write(net::buffer(text), [&](beast::error_code e, std::size_t) {
-            ec = e;
-            done = true;
-        });
-        return run(done) && !ec;
+        std::string f{static_cast<char>(0x81)};
+        const auto n = text.size();
+        if (n < 126) {
+            f += static_cast<char>(0x80 | n);
+        } else if (n <= 0xffff) {
+            f += static_cast<char>(0x80 | 126);
+            f += static_cast<char>(n >> 8);
+            f += static_cast<char>(n & 0xff);
+        } else {
+            f += static_cast<char>(0x80 | 127);
+            for (int shift = 56; shift >= 0; shift -= 8)
+                f += static_cast<char>((static_cast<std::uint64_t>(n) >> shift) & 0xff);
+        }
+        unsigned char mask[4];
+        randombytes_buf(mask, sizeof mask);
+        f.append(reinterpret_cast<const char*>(mask), 4);
+        for (std::size_t i = 0; i < n; ++i)
+            f += static_cast<char>(text[i] ^ static_cast<char>(mask[i % 4]));
+        return write(f);
     }
 
-    // The next text message, or "" on close, error or timeout.
+    // The next text message (fragments joined; pings answered), or "" on close, error or
+    // timeout.
     std::string receive() {
-        bool done = false;
-        beast::error_code ec;
-        beast::flat_buffer buffer;
-        ws_->async_read(buffer, [&](beast::error_code e, std::size_t) {
-            ec = e;
-            done = true;
-        });
-        if (!run(done) || ec) return {};
-        return beast::buffers_to_string(buffer.data());
+        std::string message;
+        for (;;) {
+            std::string head;
+            if (!read_exact(2, head)) return {};
+            const auto b0 = static_cast<unsigned char>(head[0]);
+            const auto b1 = static_cast<unsigned char>(head[1]);
+            std::uint64_t n = b1 & 0x7f;
+            std::string ext;
+            if (n == 126 || n == 127) {
+                if (!read_exact(n == 126 ? 2 : 8, ext)) return {};
+                n = 0;
+                for (unsigned char c : ext)
+                    n = (n << 8) | c;
+            }
+            std::string payload;
+            if ((b1 & 0x80) != 0 || !read_exact(n, payload)) return {}; // servers never mask
+            const int opcode = b0 & 0x0f;
+            if (opcode == 0x8) return {}; // close
+            if (opcode == 0x9) {          // ping → pong
+                std::string pong{static_cast<char>(0x8a), static_cast<char>(0x80)};
+                pong.append(4, '\0'); // a zero mask
+                if (!write(pong)) return {};
+                continue;
+            }
+            if (opcode == 0xa) continue; // pong
+            message += payload;
+            if ((b0 & 0x80) != 0) return message;
+        }
     }
 
     // Sends `text` (whose id is `id`) and returns the answer with "re" == id (others skipped).
@@ -184,40 +220,88 @@ public:
     }
 
 private:
-    bool run(bool& done) {
-        ioc_.restart();
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (!done && std::chrono::steady_clock::now() < deadline)
-            if (ioc_.run_one_until(deadline) == 0) break;
-        if (!done) ADD_FAILURE() << "TLS client operation timed out";
-        return done;
+    bool connect() {
+        close();
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        timeval tv{10, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port_);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+            return false;
+        ssl_ = SSL_new(ctx_);
+        SSL_set_fd(ssl_, fd_);
+        SSL_set_tlsext_host_name(ssl_, "localhost");
+        SSL_set1_host(ssl_, "localhost"); // the certificate must name it
+        const int r = SSL_connect(ssl_);
+        EXPECT_EQ(r, 1) << "TLS handshake: " << ERR_error_string(ERR_get_error(), nullptr);
+        return r == 1;
     }
 
-    bool connect(beast::ssl_stream<beast::tcp_stream>& stream) {
-        SSL_set_tlsext_host_name(stream.native_handle(), "localhost");
-        stream.set_verify_callback(ssl::host_name_verification("localhost"));
-        bool done = false;
-        beast::error_code ec;
-        beast::get_lowest_layer(stream).async_connect(
-            tcp::endpoint(net::ip::make_address("127.0.0.1"), port_), [&](beast::error_code e) {
-                ec = e;
-                done = true;
-            });
-        if (!run(done) || ec) return false;
-        done = false;
-        stream.async_handshake(ssl::stream_base::client, [&](beast::error_code e) {
-            ec = e;
-            done = true;
-        });
-        if (!run(done)) return false;
-        EXPECT_FALSE(ec) << "TLS handshake: " << ec.message();
-        return !ec;
+    void close() {
+        if (ssl_) {
+            SSL_shutdown(ssl_);
+            SSL_free(ssl_);
+            ssl_ = nullptr;
+        }
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+        buffer_.clear();
+    }
+
+    bool write(const std::string& bytes) {
+        return ssl_ && SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) ==
+                           static_cast<int>(bytes.size());
+    }
+
+    bool fill() {
+        char chunk[4096];
+        const int n = ssl_ ? SSL_read(ssl_, chunk, sizeof chunk) : 0;
+        if (n <= 0) return false;
+        buffer_.append(chunk, static_cast<std::size_t>(n));
+        return true;
+    }
+
+    bool read_exact(std::uint64_t n, std::string& out) {
+        while (buffer_.size() < n)
+            if (!fill()) return false;
+        out.assign(buffer_, 0, n);
+        buffer_.erase(0, n);
+        return true;
+    }
+
+    // The status line and the header fields (names lower-cased) of a response.
+    bool read_head(int& status, std::map<std::string, std::string>& fields) {
+        std::size_t end;
+        while ((end = buffer_.find("\r\n\r\n")) == std::string::npos)
+            if (!fill()) return false;
+        std::istringstream head(buffer_.substr(0, end));
+        buffer_.erase(0, end + 4);
+        std::string line, version;
+        std::getline(head, line);
+        std::istringstream(line) >> version >> status;
+        while (std::getline(head, line)) {
+            auto colon = line.find(':');
+            if (colon == std::string::npos) continue;
+            auto name = line.substr(0, colon);
+            std::transform(name.begin(), name.end(), name.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            auto value = line.substr(colon + 1);
+            value.erase(0, value.find_first_not_of(' '));
+            if (!value.empty() && value.back() == '\r') value.pop_back();
+            fields[name] = value;
+        }
+        return status != 0;
     }
 
     unsigned short port_;
-    net::io_context ioc_;
-    ssl::context ctx_;
-    std::optional<websocket::stream<beast::ssl_stream<beast::tcp_stream>>> ws_;
+    SSL_CTX* ctx_ = nullptr;
+    SSL* ssl_ = nullptr;
+    int fd_ = -1;
+    std::string buffer_; // read, not yet consumed
 };
 
 class Tls : public ::testing::Test {
@@ -268,7 +352,7 @@ protected:
                 unsigned p = 0;
                 if (!(in >> p) || p == 0) return false;
                 port_ = static_cast<unsigned short>(p);
-                return tls_client(port_, cert_).request(http::verb::get, "/readyz").status == 200;
+                return tls_client(port_, cert_).request("GET", "/readyz").status == 200;
             },
             15s));
         ASSERT_TRUE(server_.running()) << server_.log();
@@ -295,7 +379,7 @@ protected:
 TEST_F(Tls, HttpsWssHelloAndAnEncryptedChatRoundTrip) {
     start();
     tls_client https(port_, cert_);
-    auto health = https.request(http::verb::get, "/healthz");
+    auto health = https.request("GET", "/healthz");
     EXPECT_EQ(health.status, 200) << health.body;
     EXPECT_NE(server_.log().find("tls=true"), std::string::npos);
 
@@ -305,9 +389,8 @@ TEST_F(Tls, HttpsWssHelloAndAnEncryptedChatRoundTrip) {
          "--password-stdin"},
         pw + "\n");
     ctl({"user", "certify", "river", "--tags", "grief", "--until", "2099-01-01"});
-    auto login =
-        https.request(http::verb::post, "/v1/auth/login", {{"Content-Type", "application/json"}},
-                      R"({"username":"river","password":")" + pw + "\"}");
+    auto login = https.request("POST", "/v1/auth/login", {{"Content-Type", "application/json"}},
+                               R"({"username":"river","password":")" + pw + "\"}");
     ASSERT_EQ(login.status, 200) << login.body;
     const auto token = str(parse_object(login.body), "token");
 
@@ -398,7 +481,7 @@ TEST_F(Tls, PlainTextOnTheTlsPortIsRefusedCleanly) {
     auto raw =
         kindred::client::http_raw("127.0.0.1", port_, std::string("\x16\x03\x01\x00\x05hello", 10));
     EXPECT_NE(raw.status, 200);
-    EXPECT_EQ(tls_client(port_, cert_).request(http::verb::get, "/healthz").status, 200);
+    EXPECT_EQ(tls_client(port_, cert_).request("GET", "/healthz").status, 200);
     EXPECT_TRUE(server_.running());
 }
 
