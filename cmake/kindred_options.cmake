@@ -8,6 +8,26 @@ option(KINDRED_FUZZ "Build libFuzzer targets (needs clang)" OFF)
 set(KINDRED_SANITIZE "" CACHE STRING "Comma-separated sanitizers: address,undefined or thread")
 
 option(KINDRED_PCH "Precompile the headers every test file includes (one per build folder)" ON)
+option(KINDRED_UNITY "Compile the biggest targets a few files at a time (unity build)" ON)
+
+# kindred_unity(<target>...): compiles each target's sources six at a time, so the headers they
+# share are parsed and their templates instantiated once per batch rather than once per file
+# (kindred_server_core: 41 s of compiler CPU → 24 s). Off (-DKINDRED_UNITY=OFF) makes a change
+# to one file recompile only that file. The sources of such a target must not define the same
+# name in their anonymous namespaces.
+function(kindred_unity)
+  if(KINDRED_UNITY)
+    foreach(t ${ARGN})
+      if(TARGET ${t})
+        set_target_properties(${t} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 6)
+        # A test fixture in one file's anonymous namespace is the base of its TEST_F classes,
+        # declared outside it: GCC warns when that file is not the main file, which in a unity
+        # batch it is not. Both stay inside the batch, so nothing is shared across files.
+        target_compile_options(${t} PRIVATE -Wno-subobject-linkage)
+      endif()
+    endforeach()
+  endif()
+endfunction()
 
 find_program(KINDRED_CCACHE ccache)
 if(KINDRED_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)

@@ -36,11 +36,6 @@ struct auth_service::state {
 
 namespace {
 
-http_response_spec no_store(http_response_spec r) {
-    r.headers.emplace_back("Cache-Control", "no-store");
-    return r;
-}
-
 void failed(metrics& stats, std::string_view outcome) {
     stats.login_attempt(outcome);
     spdlog::info("event=login_failed reason={}", outcome);

@@ -95,6 +95,19 @@ outbound_frame make_event_frame(const protocol::server_event& event) {
     return {std::string(protocol::type_name(event)), protocol::encode_event(event), std::nullopt};
 }
 
+service_answer error_answer(const std::optional<std::string>& id, protocol::error_code code,
+                            std::string_view message) {
+    service_answer a;
+    a.frames.push_back(make_error_frame(id, code, message));
+    return a;
+}
+
+service_answer ok_answer(const std::optional<std::string>& id, const boost::json::object& fields) {
+    service_answer a;
+    a.frames.push_back(make_ok_frame(id, fields));
+    return a;
+}
+
 std::string device_id_of(const protocol::device_secret& secret) {
     static constexpr std::string_view domain = "kindred/device/v1|";
     std::array<unsigned char, domain.size() + std::tuple_size_v<protocol::device_secret>> input{};

@@ -28,6 +28,11 @@ http_response_spec error_response(unsigned status, std::string_view code,
     return r;
 }
 
+http_response_spec no_store(http_response_spec r) {
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+}
+
 std::variant<login_request, http_response_spec> parse_login_body(std::string_view body) {
     boost::system::error_code ec;
     json::value v = json::parse(body, ec);

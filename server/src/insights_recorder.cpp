@@ -30,11 +30,6 @@ service_answer answer_error(const std::optional<std::string>& id, error_code cod
     return a;
 }
 
-http_response_spec no_store(http_response_spec r) {
-    r.headers.emplace_back("Cache-Control", "no-store");
-    return r;
-}
-
 } // namespace
 
 insights_recorder::insights_recorder(ki::insights_store& store, relay::conversation_log& log,

@@ -35,15 +35,8 @@ bool contains(const std::vector<std::string>& list, std::string_view v) {
     return std::find(list.begin(), list.end(), v) != list.end();
 }
 
-service_answer error_answer(const std::optional<std::string>& id, error_code code,
-                            std::string_view message) {
-    service_answer a;
-    a.frames.push_back(make_error_frame(id, code, message));
-    return a;
-}
-
 // A matching_store (or Redis) error as the contract's answer.
-service_answer store_error(const std::optional<std::string>& id, boost::system::error_code ec) {
+service_answer matching_error(const std::optional<std::string>& id, boost::system::error_code ec) {
     using matching::error;
     if (ec == error::already_queued)
         return error_answer(id, error_code::conflict, "already queued");
@@ -242,7 +235,7 @@ void matching_service::request_match(service_request r, answer_handler h) {
                     std::lock_guard lock(mutex_);
                     intakes_.erase(session);
                 }
-                return h(store_error(id, ec));
+                return h(matching_error(id, ec));
             }
             stage("enqueue", received);
             service_answer a;
@@ -278,7 +271,7 @@ void matching_service::cancel_match(service_request r, answer_handler h) {
     const std::string session = r.session_id;
     matching_.cancel(session,
                      [this, id = r.id, session, h = std::move(h)](boost::system::error_code ec) {
-                         if (ec) return h(store_error(id, ec));
+                         if (ec) return h(matching_error(id, ec));
                          {
                              std::lock_guard lock(mutex_);
                              intakes_.erase(session);
@@ -359,7 +352,7 @@ void matching_service::shift_start(service_request r, answer_handler h) {
             std::move(s),
             [this, id, session, peer_id, tags = std::move(tags), languages = std::move(languages),
              h = std::move(h)](boost::system::error_code sec, matching::peer_view v) {
-                if (sec) return h(store_error(id, sec));
+                if (sec) return h(matching_error(id, sec));
                 if (options_.insights)
                     options_.insights->shift_started(peer_id, session, tags, languages);
                 remember_peer(peer_id, session);
@@ -381,7 +374,7 @@ void matching_service::shift_change(service_request r, answer_handler h) {
     const bool resume = type == protocol::shift_resume::wire_type;
     auto done = [this, id = r.id, session = r.session_id, peer_id, resume,
                  h = std::move(h)](boost::system::error_code ec, matching::peer_view v) {
-        if (ec) return h(store_error(id, ec));
+        if (ec) return h(matching_error(id, ec));
         if (options_.insights) options_.insights->shift_changed(peer_id, v.state);
         remember_peer(peer_id, session);
         service_answer a;
@@ -414,7 +407,7 @@ void matching_service::store_prekeys(service_request r, answer_handler h) {
         peer_id, std::move(stored),
         [this, id = r.id, verified = keys.size(), peer_id,
          h = std::move(h)](boost::system::error_code ec, std::int64_t remaining) {
-            if (ec) return h(store_error(id, ec));
+            if (ec) return h(matching_error(id, ec));
             service_answer a;
             a.frames.push_back(
                 make_ok_frame(id, json::object{{"verified", verified}, {"remaining", remaining}}));

@@ -29,19 +29,6 @@ using protocol::error_code;
 
 namespace {
 
-service_answer error_answer(const std::optional<std::string>& id, error_code code,
-                            std::string_view message) {
-    service_answer a;
-    a.frames.push_back(make_error_frame(id, code, message));
-    return a;
-}
-
-service_answer ok_answer(const std::optional<std::string>& id, const json::object& fields = {}) {
-    service_answer a;
-    a.frames.push_back(make_ok_frame(id, fields));
-    return a;
-}
-
 // Store and log errors: relay's table covers not_found, the store's unavailability and the
 // rest (moderation errors map to not_found / internal the same way).
 service_answer store_error(const std::optional<std::string>& id, boost::system::error_code ec) {
@@ -51,12 +38,6 @@ service_answer store_error(const std::optional<std::string>& id, boost::system::
     if (c.code == error_code::internal && ec.category() != relay::relay_category())
         return error_answer(id, error_code::not_found, "not found");
     return error_answer(id, c.code, c.message);
-}
-
-std::optional<relay::member> member_of(const service_request& r) {
-    if (r.role == protocol::role::seeker) return relay::member{r.role, r.session_id};
-    if (!r.staff) return std::nullopt;
-    return relay::member{r.role, r.staff->username};
 }
 
 std::string actor_of(const service_request& r) {

@@ -23,14 +23,13 @@ namespace kindred::server {
 
 using protocol::error_code;
 
-namespace {
-
-service_answer error_answer(const std::optional<std::string>& id, error_code code,
-                            std::string_view message) {
-    service_answer a;
-    a.frames.push_back(make_error_frame(id, code, message));
-    return a;
+std::optional<relay::member> member_of(const service_request& r) {
+    if (r.role == protocol::role::seeker) return relay::member{r.role, r.session_id};
+    if (!r.staff) return std::nullopt;
+    return relay::member{r.role, r.staff->username};
 }
+
+namespace {
 
 // The ok of a send, written by the protocol's direct encoder (one per relayed message).
 outbound_frame send_ok_frame(const std::optional<std::string>& id, std::int64_t offset) {
@@ -41,13 +40,6 @@ outbound_frame send_ok_frame(const std::optional<std::string>& id, std::int64_t 
 service_answer relay_error(const std::optional<std::string>& id, boost::system::error_code ec) {
     auto c = relay::to_contract(ec);
     return error_answer(id, c.code, c.message);
-}
-
-// Who is asking, as the log names parties.
-std::optional<relay::member> member_of(const service_request& r) {
-    if (r.role == protocol::role::seeker) return relay::member{r.role, r.session_id};
-    if (!r.staff) return std::nullopt;
-    return relay::member{r.role, r.staff->username};
 }
 
 protocol::ended_by ended_by_of(protocol::role r) {

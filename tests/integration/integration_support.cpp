@@ -351,6 +351,12 @@ std::string b64(std::span<const std::uint8_t> bytes) {
     return kindred::protocol::base64_encode(bytes);
 }
 
+std::string rand_b64(std::size_t n) {
+    std::vector<std::uint8_t> b(n);
+    randombytes_buf(b.data(), b.size());
+    return b64(b);
+}
+
 std::string prekey_json(const ed25519_pair& signer) {
     std::array<std::uint8_t, crypto_box_PUBLICKEYBYTES> pk{};
     std::array<std::uint8_t, crypto_box_SECRETKEYBYTES> sk{};

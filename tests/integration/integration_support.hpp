@@ -179,6 +179,8 @@ struct ed25519_pair {
 };
 // Standard base64 with padding, as on the wire.
 std::string b64(std::span<const std::uint8_t> bytes);
+// n random bytes in base64 (stand-ins for nonces, ciphertexts, sealed keys).
+std::string rand_b64(std::size_t n);
 // One {"prekey","signature"} JSON object: a fresh X25519 key signed by `signer`.
 std::string prekey_json(const ed25519_pair& signer);
 // Receives until a text frame of `type` (other frames are skipped); a timeout, close or error

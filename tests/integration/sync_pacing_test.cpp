@@ -12,20 +12,6 @@ namespace {
 namespace e2e = kindred::client::e2e;
 namespace kp = kindred::protocol;
 
-kp::server_frame next_of(ws_client& ws, std::string_view type) {
-    for (int i = 0; i < 50; ++i) {
-        auto f = ws.receive(10s);
-        if (!f.is_text()) {
-            ADD_FAILURE() << "waiting for " << type << ": " << kindred::client::describe(f);
-            return {};
-        }
-        auto frame = kp::decode_server_frame(f.text);
-        if (frame && frame->type == type) return *frame;
-    }
-    ADD_FAILURE() << "no " << type;
-    return {};
-}
-
 class SyncPacing : public integration_test {
 protected:
     ws_client ready_peer() {

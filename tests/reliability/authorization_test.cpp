@@ -29,12 +29,6 @@ const char* name_of(target t) {
     return "?";
 }
 
-std::string rand_b64(std::size_t n) {
-    std::vector<std::uint8_t> b(n);
-    randombytes_buf(b.data(), b.size());
-    return b64(b);
-}
-
 // Every client message type of the contract (protocol/README.md §4).
 const std::vector<std::string> all_types{
     "hello",       "ping",        "request_match", "cancel_match", "prekeys",  "register_identity",

@@ -41,12 +41,6 @@ struct frame_case {
     std::uint16_t close_code;
 };
 
-std::string rand_b64(std::size_t n) {
-    std::vector<std::uint8_t> b(n);
-    randombytes_buf(b.data(), b.size());
-    return b64(b);
-}
-
 std::vector<frame_case> frame_cases() {
     std::vector<frame_case> cases;
     cases.push_back({"unmasked client frame",

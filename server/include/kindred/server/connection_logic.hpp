@@ -134,6 +134,11 @@ outbound_frame make_error_frame(const std::optional<std::string>& id, protocol::
 outbound_frame make_ok_frame(const std::optional<std::string>& id,
                              const boost::json::object& fields = {});
 outbound_frame make_event_frame(const protocol::server_event& event);
+// A service's whole answer of one error frame / one ok frame.
+service_answer error_answer(const std::optional<std::string>& id, protocol::error_code code,
+                            std::string_view message);
+service_answer ok_answer(const std::optional<std::string>& id,
+                         const boost::json::object& fields = {});
 
 struct logic_output {
     std::string in_type; // metrics label of the frame handled: a known type or "invalid"

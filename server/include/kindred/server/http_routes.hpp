@@ -65,7 +65,7 @@ struct insights_action {
 struct route_result {
     bool websocket = false; // true: accept the upgrade (after the Origin check)
     http_response_spec response;
-    std::optional<auth_action> auth; // set: auth_service answers instead of `response`
+    std::optional<auth_action> auth;         // set: auth_service answers instead of `response`
     std::optional<insights_action> insights; // set: the insights handler answers instead
 };
 
@@ -85,6 +85,8 @@ bool accepts_gzip(std::string_view accept_encoding);
 
 // {"error": code, "message": message} with Content-Type application/json.
 http_response_spec error_response(unsigned status, std::string_view code, std::string_view message);
+// `r` with Cache-Control: no-store (tokens, personal figures).
+http_response_spec no_store(http_response_spec r);
 
 // The login body {"username": text, "password": text} (other fields ignored), or the 400
 // answer: bad_json when it is not JSON, bad_message naming the field otherwise.

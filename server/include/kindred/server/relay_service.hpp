@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ class event_bus;
 class delivery_tracker;
 class metrics;
 struct tracked_message;
+
+// Who is asking, as the conversation log names parties (none: a staff session without its
+// identity).
+std::optional<relay::member> member_of(const service_request& r);
 
 struct relay_service_options {
     // Unix ms. Default: the system clock.
