@@ -7,7 +7,7 @@ option(KINDRED_BUILD_TESTS "Build the test suites" ON)
 option(KINDRED_FUZZ "Build libFuzzer targets (needs clang)" OFF)
 set(KINDRED_SANITIZE "" CACHE STRING "Comma-separated sanitizers: address,undefined or thread")
 
-option(KINDRED_PCH "Precompile the headers every test file includes (one per build folder)" ON)
+option(KINDRED_PCH "Shared precompiled headers for the tests and for the libraries (GCC)" ON)
 option(KINDRED_UNITY "Compile the biggest targets a few files at a time (unity build)" ON)
 
 # kindred_unity(<target>...): compiles each target's sources six at a time, so the headers they
@@ -23,7 +23,7 @@ function(kindred_unity)
         # A test fixture in one file's anonymous namespace is the base of its TEST_F classes,
         # declared outside it: GCC warns when that file is not the main file, which in a unity
         # batch it is not. Both stay inside the batch, so nothing is shared across files.
-        target_compile_options(${t} PRIVATE -Wno-subobject-linkage)
+        target_compile_options(${t} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-Wno-subobject-linkage>)
       endif()
     endforeach()
   endif()

@@ -21,17 +21,6 @@ namespace ki = kindred::insights;
 namespace ka = kindred::accounts;
 using protocol::error_code;
 
-namespace {
-
-service_answer answer_error(const std::optional<std::string>& id, error_code code,
-                            std::string_view message) {
-    service_answer a;
-    a.frames.push_back(make_error_frame(id, code, message));
-    return a;
-}
-
-} // namespace
-
 insights_recorder::insights_recorder(ki::insights_store& store, relay::conversation_log& log,
                                      ka::account_store& accounts, insights_recorder_options options)
     : store_(store)
@@ -159,17 +148,17 @@ void insights_recorder::feedback(service_request r, answer_handler h) {
         [this, id, m, h = std::move(h)](boost::system::error_code ec,
                                         relay::conversation_meta meta) mutable {
             if (ec == relay::error::not_found)
-                return h(answer_error(id, error_code::not_found, "no such conversation"));
-            if (ec) return h(answer_error(id, error_code::unavailable, "try again"));
+                return h(error_answer(id, error_code::not_found, "no such conversation"));
+            if (ec) return h(error_answer(id, error_code::unavailable, "try again"));
             if (meta.state != relay::conversation_state::ended)
-                return h(answer_error(id, error_code::conflict, "the conversation has not ended"));
+                return h(error_answer(id, error_code::conflict, "the conversation has not ended"));
             store_.claim_feedback(
                 m.conversation_id, options_.purge_after_end,
                 [this, id, m, h = std::move(h)](boost::system::error_code ec2,
                                                 std::pair<bool, ki::attributes> claim) {
-                    if (ec2) return h(answer_error(id, error_code::unavailable, "try again"));
+                    if (ec2) return h(error_answer(id, error_code::unavailable, "try again"));
                     if (!claim.first)
-                        return h(answer_error(id, error_code::conflict, "feedback already given"));
+                        return h(error_answer(id, error_code::conflict, "feedback already given"));
                     std::optional<int> helped;
                     if (m.helped) helped = static_cast<int>(*m.helped);
                     std::optional<std::string_view> feeling;
@@ -267,7 +256,7 @@ void insights_recorder::tick() {
 }
 
 void insights_recorder::my_summary(service_request r, answer_handler h) {
-    if (!r.staff) return h(answer_error(r.id, error_code::not_authenticated, "say hello again"));
+    if (!r.staff) return h(error_answer(r.id, error_code::not_authenticated, "say hello again"));
     const auto now = now_ms();
     const auto today = ki::day_of(now);
     const auto monday = today - ki::weekday_of(today);
@@ -286,7 +275,7 @@ void insights_recorder::my_summary(service_request r, answer_handler h) {
                      [id = r.id, pending, h = std::move(h)](boost::system::error_code ec,
                                                             std::vector<ki::peer_day> v) {
                          if (ec || v.empty())
-                             return h(answer_error(id, error_code::unavailable, "try again"));
+                             return h(error_answer(id, error_code::unavailable, "try again"));
                          protocol::my_summary_ok ok;
                          for (const auto& d : v) {
                              ok.week.chats += d.chats;
