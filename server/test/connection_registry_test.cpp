@@ -1,4 +1,5 @@
 // connection_registry_test.cpp — lookup by id, weak references, snapshots.
+#include "recording_connection.hpp"
 #include <kindred/server/connection_registry.hpp>
 
 #include <gtest/gtest.h>
@@ -9,12 +10,7 @@ namespace ks = kindred::server;
 
 namespace {
 
-struct fake_connection : ks::connection_handle {
-    std::vector<std::uint16_t> closes;
-    std::vector<std::string> takeovers;
-    void close(std::uint16_t code, std::string) override { closes.push_back(code); }
-    void taken_over(const std::string& s) override { takeovers.push_back(s); }
-};
+using fake_connection = ks::testing::recording_connection;
 
 } // namespace
 
@@ -26,7 +22,7 @@ TEST(ConnectionRegistry, FindsLiveConnectionsById) {
     reg.add(id, a);
     ASSERT_EQ(reg.find(id), a);
     reg.find(id)->taken_over("S");
-    EXPECT_EQ(a->takeovers, std::vector<std::string>{"S"});
+    EXPECT_EQ(a->takeovers(), std::vector<std::string>{"S"});
     EXPECT_EQ(reg.find(id + 100), nullptr);
     reg.remove(id);
     EXPECT_EQ(reg.find(id), nullptr);
@@ -44,7 +40,7 @@ TEST(ConnectionRegistry, HoldsOnlyWeakReferences) {
     auto all = reg.snapshot();
     ASSERT_EQ(all.size(), 1u);
     all[0]->close(1012, "bye");
-    EXPECT_EQ(a->closes, std::vector<std::uint16_t>{1012});
+    EXPECT_EQ(a->close_codes(), std::vector<std::uint16_t>{1012});
 }
 
 TEST(ConnectionRegistry, ListsHeldSessions) {
@@ -60,10 +56,8 @@ TEST(ConnectionRegistry, ListsHeldSessions) {
     EXPECT_EQ(held[0], (std::pair<std::uint64_t, std::string>{2, "S2"}));
     // In slices (the refresh spreads over ticks): every held session in exactly one slice.
     reg.set_session(1, "S1");
-    EXPECT_EQ(reg.sessions(2, 0),
-              (std::vector<std::pair<std::uint64_t, std::string>>{{2, "S2"}}));
-    EXPECT_EQ(reg.sessions(2, 1),
-              (std::vector<std::pair<std::uint64_t, std::string>>{{1, "S1"}}));
+    EXPECT_EQ(reg.sessions(2, 0), (std::vector<std::pair<std::uint64_t, std::string>>{{2, "S2"}}));
+    EXPECT_EQ(reg.sessions(2, 1), (std::vector<std::pair<std::uint64_t, std::string>>{{1, "S1"}}));
     EXPECT_TRUE(reg.sessions(3, 0).empty());
 }
 
@@ -136,5 +130,5 @@ TEST(ConnectionRegistry, FindsStaffConnectionsByNoticeExpiryAndHash) {
 TEST(ConnectionRegistry, TokenDeadClosesWith4003ByDefault) {
     auto a = std::make_shared<fake_connection>();
     static_cast<ks::connection_handle&>(*a).token_dead("token revoked");
-    EXPECT_EQ(a->closes, std::vector<std::uint16_t>{4003});
+    EXPECT_EQ(a->close_codes(), std::vector<std::uint16_t>{4003});
 }

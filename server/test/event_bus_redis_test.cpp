@@ -1,6 +1,7 @@
 // event_bus_redis_test.cpp — event_bus against a real redis-server: local fast path, delivery
 // through the holder's bus channel (a real subscriber on instance "b"), notices, nothing for a
 // session in its grace (no connection) or unknown, untrusted payloads ignored.
+#include "recording_connection.hpp"
 #include <kindred/server/connection_registry.hpp>
 #include <kindred/server/event_bus.hpp>
 #include <kindred/server/session_store.hpp>
@@ -25,22 +26,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A connection that records what it is given.
-class fake_connection final : public ks::connection_handle {
-public:
-    void close(std::uint16_t, std::string) override {}
-    void taken_over(const std::string&) override {}
-    void deliver(const std::string& session, std::string text, std::string type) override {
-        std::lock_guard lock(mutex);
-        got.push_back(session + "|" + type + "|" + text);
-    }
-    std::vector<std::string> received() {
-        std::lock_guard lock(mutex);
-        return got;
-    }
-    std::mutex mutex;
-    std::vector<std::string> got;
-};
+using fake_connection = ks::testing::recording_connection;
 
 class EventBusRedisTest : public ::testing::Test {
 protected:
@@ -86,7 +72,7 @@ TEST_F(EventBusRedisTest, LocalSessionIsServedDirectly) {
     reg.set_session(1, "S1");
     ks::event_bus bus(*client_, reg, "a");
     EXPECT_TRUE(reached(bus, "S1", "{\"x\":1}"));
-    EXPECT_EQ(conn->received(), (std::vector<std::string>{"S1|message|{\"x\":1}"}));
+    EXPECT_EQ(conn->delivered(), (std::vector<std::string>{"S1|message|{\"x\":1}"}));
 }
 
 TEST_F(EventBusRedisTest, RemoteSessionGetsItThroughItsInstanceChannel) {
@@ -115,8 +101,8 @@ TEST_F(EventBusRedisTest, RemoteSessionGetsItThroughItsInstanceChannel) {
     }));
 
     EXPECT_TRUE(reached(bus_a, "S2", "hello"));
-    ASSERT_TRUE(ts::eventually([&] { return conn->received().size() == 1; }));
-    EXPECT_EQ(conn->received()[0], "S2|message|hello");
+    ASSERT_TRUE(ts::eventually([&] { return conn->delivered().size() == 1; }));
+    EXPECT_EQ(conn->delivered()[0], "S2|message|hello");
 
     std::promise<bool> p;
     bus_a.notify("S2", "matched", boost::json::object{{"k", 1}}, [&](bool r) { p.set_value(r); });
@@ -146,7 +132,7 @@ TEST_F(EventBusRedisTest, UntrustedPayloadsAreIgnored) {
     EXPECT_FALSE(bus.handle(R"({"type":"takeover","session":"S1","conn":1})"));
     EXPECT_TRUE(bus.handle(R"({"type":"deliver","session":"S1","event_type":7})"));
     EXPECT_TRUE(bus.handle(R"({"type":"notice","session":"S1","kind":"nobody","body":{}})"));
-    EXPECT_TRUE(conn->received().empty());
+    EXPECT_TRUE(conn->delivered().empty());
     EXPECT_TRUE(bus.handle(ks::event_bus::deliver_message("S1", "typing", "{}")));
-    EXPECT_EQ(conn->received().size(), 1u);
+    EXPECT_EQ(conn->delivered().size(), 1u);
 }

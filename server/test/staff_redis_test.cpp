@@ -3,6 +3,7 @@
 // (login ok, one 401 for unknown user and wrong password, per-address and per-username 429,
 // busy 503, logout 204/401, Redis down 503) and staff_monitor closing sockets with 4003
 // (revocation notice, the periodic re-check of a silently deleted token, expiry).
+#include "recording_connection.hpp"
 #include <kindred/accounts/account_store.hpp>
 #include <kindred/accounts/keys.hpp>
 #include <kindred/accounts/token.hpp>
@@ -15,6 +16,7 @@
 #include <kindred/store/subscriber.hpp>
 #include <kindred/testsupport/process.hpp>
 #include <kindred/testsupport/redis_process.hpp>
+#include <kindred/testsupport/wait_for.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -39,36 +41,7 @@ namespace {
 
 constexpr const char* password = "correct horse battery";
 
-// Waits for one callback.
-template <class T>
-T wait_for(std::function<void(std::function<void(T)>)> start) {
-    auto p = std::make_shared<std::promise<T>>();
-    auto f = p->get_future();
-    start([p](T v) { p->set_value(std::move(v)); });
-    if (f.wait_for(20s) != std::future_status::ready) {
-        ADD_FAILURE() << "handler never ran";
-        std::abort();
-    }
-    return f.get();
-}
-
-struct fake_connection : ks::connection_handle {
-    std::mutex m;
-    std::vector<std::pair<std::uint16_t, std::string>> closes;
-    void close(std::uint16_t code, std::string reason) override {
-        std::lock_guard lock(m);
-        closes.emplace_back(code, std::move(reason));
-    }
-    void taken_over(const std::string&) override {}
-    std::size_t count() {
-        std::lock_guard lock(m);
-        return closes.size();
-    }
-    std::pair<std::uint16_t, std::string> first() {
-        std::lock_guard lock(m);
-        return closes.at(0);
-    }
-};
+using fake_connection = ks::testing::recording_connection;
 
 class StaffRedisTest : public ::testing::Test {
 protected:
@@ -115,7 +88,7 @@ protected:
     }
 
     void add(const std::string& name, ka::role r) {
-        auto ec = wait_for<boost::system::error_code>([&](auto h) {
+        auto ec = ts::wait_for_value<boost::system::error_code>([&](auto h) {
             accounts_->create("test", ka::new_account{name, r, "Alias", {"en"}}, password,
                               std::move(h));
         });
@@ -123,19 +96,19 @@ protected:
     }
     ka::login_result login(const std::string& name) {
         auto [ec, r] =
-            wait_for<std::pair<boost::system::error_code, ka::login_result>>([&](auto h) {
+            ts::wait_for_value<std::pair<boost::system::error_code, ka::login_result>>([&](auto h) {
                 accounts_->login(name, password, [h](auto e, auto res) { h({e, std::move(res)}); });
             });
         EXPECT_FALSE(ec) << ec.message();
         return r;
     }
     ks::session_result create_staff(kp::role role, const std::string& token, std::uint64_t conn) {
-        return wait_for<ks::session_result>(
+        return ts::wait_for_value<ks::session_result>(
             [&](auto h) { sessions_->create_staff(role, token, conn, std::move(h)); });
     }
     ks::session_result resume(const std::string& token, std::uint64_t conn,
                               const std::string& device = {}) {
-        return wait_for<ks::session_result>(
+        return ts::wait_for_value<ks::session_result>(
             [&](auto h) { sessions_->resume(token, device, conn, std::move(h)); });
     }
     ks::auth_service& auth(ks::auth_options o = {}) {
@@ -145,12 +118,12 @@ protected:
     }
     ks::http_response_spec http_login(const std::string& user, const std::string& pw,
                                       const std::string& address = "192.0.2.1") {
-        return wait_for<ks::http_response_spec>([&](auto h) {
+        return ts::wait_for_value<ks::http_response_spec>([&](auto h) {
             auth_->login({user, pw}, address, std::move(h));
         });
     }
     ks::http_response_spec http_logout(const std::string& token) {
-        return wait_for<ks::http_response_spec>(
+        return ts::wait_for_value<ks::http_response_spec>(
             [&](auto h) { auth_->logout(token, std::move(h)); });
     }
     static std::optional<std::string> header(const ks::http_response_spec& r,
@@ -233,7 +206,7 @@ TEST_F(StaffRedisTest, ResumeOfAStaffSessionRechecksItsToken) {
     ASSERT_TRUE(again.staff);
     EXPECT_EQ(again.staff->username, "river");
 
-    auto ec = wait_for<boost::system::error_code>(
+    auto ec = ts::wait_for_value<boost::system::error_code>(
         [&](auto h) { accounts_->logout(l.token, std::move(h)); });
     ASSERT_FALSE(ec);
     auto dead = resume(first.resume_token, 3);
@@ -250,7 +223,7 @@ TEST_F(StaffRedisTest, ResumeOfAStaffSessionOfADisabledAccountIsNotAuthenticated
     auto l = login("mona");
     auto first = create_staff(kp::role::moderator, l.token, 1);
     ASSERT_EQ(first.what, status::ok);
-    auto ec = wait_for<boost::system::error_code>(
+    auto ec = ts::wait_for_value<boost::system::error_code>(
         [&](auto h) { accounts_->set_disabled("test", "mona", true, std::move(h)); });
     ASSERT_FALSE(ec);
     EXPECT_EQ(resume(first.resume_token, 2).what, status::not_authenticated);
@@ -396,18 +369,18 @@ TEST_F(StaffRedisTest, MonitorClosesOnARevocationNotice) {
     registry_.add(2, b);
     registry_.set_staff(1, {"river", ka::token_hash(l.token), l.expires_at});
     registry_.set_staff(2, {"mona", ka::token_hash(other.token), other.expires_at});
-    auto ec = wait_for<boost::system::error_code>(
+    auto ec = ts::wait_for_value<boost::system::error_code>(
         [&](auto h) { accounts_->logout(l.token, std::move(h)); });
     ASSERT_FALSE(ec);
-    ASSERT_TRUE(ts::eventually([&] { return a->count() == 1; }, 2s));
-    EXPECT_EQ(a->first().first, 4003);
-    EXPECT_EQ(b->count(), 0u);
+    ASSERT_TRUE(ts::eventually([&] { return a->closes().size() == 1; }, 2s));
+    EXPECT_EQ(a->closes().at(0).first, 4003);
+    EXPECT_EQ(b->closes().size(), 0u);
     // Disabling mo kills every one of its tokens.
-    ec = wait_for<boost::system::error_code>(
+    ec = ts::wait_for_value<boost::system::error_code>(
         [&](auto h) { accounts_->set_disabled("test", "mona", true, std::move(h)); });
     ASSERT_FALSE(ec);
-    ASSERT_TRUE(ts::eventually([&] { return b->count() == 1; }, 2s));
-    EXPECT_EQ(b->first().first, 4003);
+    ASSERT_TRUE(ts::eventually([&] { return b->closes().size() == 1; }, 2s));
+    EXPECT_EQ(b->closes().at(0).first, 4003);
 }
 
 TEST_F(StaffRedisTest, MonitorRecheckCatchesATokenDeletedWithoutNotice) {
@@ -418,10 +391,10 @@ TEST_F(StaffRedisTest, MonitorRecheckCatchesATokenDeletedWithoutNotice) {
     registry_.set_staff(1, {"river", ka::token_hash(l.token), l.expires_at});
     // Live tokens are left alone across several re-checks.
     std::this_thread::sleep_for(300ms);
-    EXPECT_EQ(a->count(), 0u);
+    EXPECT_EQ(a->closes().size(), 0u);
     redis_.command({"DEL", ka::keys::token(ka::token_hash(l.token))}); // no notice published
-    ASSERT_TRUE(ts::eventually([&] { return a->count() == 1; }, 2s));
-    EXPECT_EQ(a->first().first, 4003);
+    ASSERT_TRUE(ts::eventually([&] { return a->closes().size() == 1; }, 2s));
+    EXPECT_EQ(a->closes().at(0).first, 4003);
 }
 
 TEST_F(StaffRedisTest, MonitorClosesAtExpiry) {
@@ -433,7 +406,7 @@ TEST_F(StaffRedisTest, MonitorClosesAtExpiry) {
     registry_.add(2, b);
     registry_.set_staff(1, {"river", ka::token_hash(l.token), 4000}); // expired by the clock
     registry_.set_staff(2, {"river", ka::token_hash(l.token), 6000}); // same token, not yet
-    ASSERT_TRUE(ts::eventually([&] { return a->count() == 1; }, 2s));
-    EXPECT_EQ(a->first(), (std::pair<std::uint16_t, std::string>{4003, "token expired"}));
-    EXPECT_EQ(b->count(), 0u);
+    ASSERT_TRUE(ts::eventually([&] { return a->closes().size() == 1; }, 2s));
+    EXPECT_EQ(a->closes().at(0), (std::pair<std::uint16_t, std::string>{4003, "token expired"}));
+    EXPECT_EQ(b->closes().size(), 0u);
 }

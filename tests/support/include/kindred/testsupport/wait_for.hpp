@@ -12,6 +12,7 @@
 #include <memory>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 
 namespace kindred::testsupport {
 
@@ -26,6 +27,12 @@ wait_for(std::type_identity_t<std::function<void(std::function<void(Args...)>)>>
         std::abort();
     }
     return f.get();
+}
+
+// The same for a handler of one argument: its value.
+template <class T>
+T wait_for_value(std::type_identity_t<std::function<void(std::function<void(T)>)>> start) {
+    return std::get<0>(wait_for<T>(std::move(start)));
 }
 
 } // namespace kindred::testsupport
