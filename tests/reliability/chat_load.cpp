@@ -325,14 +325,19 @@ two_instance_chat::check_resumed_on_b(const std::vector<chatter_report>& reports
     return resume_ms;
 }
 
+std::vector<double> check_pair(conversation_side& seeker, conversation_side& peer, int messages) {
+    auto ms = check_direction(seeker, peer, messages).delivery_ms;
+    for (auto d : check_direction(peer, seeker, messages).delivery_ms)
+        ms.push_back(d);
+    return ms;
+}
+
 two_instance_chat::delivery two_instance_chat::check_pairs() {
     delivery out;
     for (std::size_t i = 0; i < seekers.size(); ++i) {
         auto& s = seekers[i].convs.at(0);
         auto& p = peers[i].convs.at(0);
-        for (auto d : check_direction(s, p, per_side).delivery_ms)
-            out.delivery_ms.push_back(d);
-        for (auto d : check_direction(p, s, per_side).delivery_ms)
+        for (auto d : check_pair(s, p, per_side))
             out.delivery_ms.push_back(d);
         out.sync_overlap += s.sync_overlap + p.sync_overlap;
     }

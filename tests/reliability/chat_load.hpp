@@ -221,6 +221,10 @@ struct direction_check {
 direction_check check_direction(const conversation_side& sender, conversation_side& receiver,
                                 int messages, bool all_acked = true);
 
+// check_direction both ways for one pair's conversation, each side having sent `messages`
+// (all acknowledged). Returns each message's delivery time (ms).
+std::vector<double> check_pair(conversation_side& seeker, conversation_side& peer, int messages);
+
 // The two-instance chat load of the instance-kill and drain tests: instance A (the fixture's
 // server) and B share one Redis; seeker/peer pairs are spread over them in a cycle of four
 // (both on A, seeker A/peer B, seeker B/peer A, both on B); every client sends `per_side`

@@ -58,14 +58,9 @@ TEST_F(SlowConsumer, NonReadersAreCappedClosedAndResumeLosslessly) {
     };
     const auto delivery_of = [&](int first, int count) {
         std::vector<double> ms;
-        for (int i = first; i < first + count; ++i) {
-            auto& s = seekers[i].convs.at(0);
-            auto& p = peers[i].convs.at(0);
-            for (auto d : check_direction(s, p, normal_messages).delivery_ms)
+        for (int i = first; i < first + count; ++i)
+            for (auto d : check_pair(seekers[i].convs.at(0), peers[i].convs.at(0), normal_messages))
                 ms.push_back(d);
-            for (auto d : check_direction(p, s, normal_messages).delivery_ms)
-                ms.push_back(d);
-        }
         return ms;
     };
     const int control_first = slow_pairs + normal_pairs;
