@@ -272,6 +272,8 @@ public:
                     }
                     if (auto m = detail::parse_record(id, r)) {
                         if (self->options_.on_match) self->options_.on_match(*m);
+                    } else if (self->options_.on_claim_lost) {
+                        self->options_.on_claim_lost(id, claim_loss::refused);
                     }
                 });
         }
@@ -336,15 +338,20 @@ public:
                         [self = shared_from_this(), p, b, i, o, conv](boost::system::error_code ec,
                                                                       store::reply r) {
                             claim_result res;
+                            const auto& lost = self->options_.on_claim_lost;
                             if (ec) {
                                 res.conversation_id = conv;
                                 res.ec = ec;
+                                if (lost) lost(conv, claim_loss::unknown);
                             } else {
                                 res = detail::parse_claim(r, o, conv);
                                 if (res.match) {
                                     res.match->matched_at_ms = p->now_ms;
                                     if (self->options_.on_match)
                                         self->options_.on_match(*res.match);
+                                } else if (lost) {
+                                    // A reply it cannot read (res.ec) is settled like a lost one.
+                                    lost(conv, res.ec ? claim_loss::unknown : claim_loss::refused);
                                 }
                             }
                             b->results[i] = std::move(res);
@@ -352,6 +359,7 @@ public:
                             p->timing.claims += micros_since(p->phase_start);
                             self->drive(p, p->machine.on_claims(std::move(b->results)));
                         });
+            if (options_.on_claim_sent) options_.on_claim_sent(conv, s, peer);
         }
     }
 

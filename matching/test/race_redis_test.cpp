@@ -71,12 +71,35 @@ struct pass_stats {
     }
 };
 
-matching_options race_options(std::function<void(const match_record&)> hook) {
+// What on_claim_sent / on_match / on_claim_lost said about each claim (any instance).
+struct claim_accounting {
+    std::mutex m;
+    std::set<std::string> sent, matched, refused, unknown;
+    int settled_before_sent = 0; // an outcome for a claim not (yet) reported sent
+    void settle(std::set<std::string>& into, const std::string& id) {
+        std::lock_guard lock(m);
+        if (!sent.contains(id)) ++settled_before_sent;
+        EXPECT_TRUE(into.insert(id).second) << id << " settled twice the same way";
+    }
+};
+
+matching_options race_options(std::function<void(const match_record&)> hook,
+                              claim_accounting& claims) {
     matching_options o;
     // Everyone may take any eligible peer at once (shared tags still rank first), so that
     // capacity, not tags, is what limits phase 1.
     o.policy.relax_after = std::chrono::milliseconds(0);
-    o.on_match = std::move(hook);
+    o.on_match = [&claims, hook = std::move(hook)](const match_record& m) {
+        claims.settle(claims.matched, m.conversation_id);
+        hook(m);
+    };
+    o.on_claim_sent = [&claims](const std::string& id, const std::string&, const std::string&) {
+        std::lock_guard lock(claims.m);
+        EXPECT_TRUE(claims.sent.insert(id).second) << id << " sent twice";
+    };
+    o.on_claim_lost = [&claims](const std::string& id, claim_loss why) {
+        claims.settle(why == claim_loss::refused ? claims.refused : claims.unknown, id);
+    };
     return o;
 }
 
@@ -87,6 +110,7 @@ void run_race(bool trickle) {
     redis_process redis;
     in_flight work;
     pass_stats stats;
+    claim_accounting claims;
     std::atomic<bool> phase2{false};
     std::atomic<int> over_capacity{0};
     // Filled before any operation starts; called on each instance's strand for each match.
@@ -98,8 +122,8 @@ void run_race(bool trickle) {
             if (phase2.load()) on_phase2(which, m);
         };
     };
-    instance a(redis.unix_address(), race_options(hook(0)), "race-a");
-    instance b(redis.unix_address(), race_options(hook(1)), "race-b");
+    instance a(redis.unix_address(), race_options(hook(0), claims), "race-a");
+    instance b(redis.unix_address(), race_options(hook(1), claims), "race-b");
     instance* both[2] = {&a, &b};
 
     auto request_pass = [&](instance& in, bool seeker, std::string id) {
@@ -260,6 +284,18 @@ void run_race(bool trickle) {
     std::cout << "[ phase 2  ] " << matches.size() << " matches in all (" << a.matches.size()
               << " by A, " << b.matches.size() << " by B); " << stats.text() << "\n";
     EXPECT_EQ(stats.errors.load(), 0);
+
+    // Every claim sent was reported sent before its outcome, and ended exactly once: matched
+    // or refused (no answer was lost here).
+    std::lock_guard lock(claims.m);
+    EXPECT_EQ(claims.settled_before_sent, 0);
+    EXPECT_TRUE(claims.unknown.empty());
+    EXPECT_EQ(claims.matched, conversations);
+    EXPECT_EQ(claims.matched.size() + claims.refused.size(), claims.sent.size());
+    for (const auto& id : claims.refused)
+        EXPECT_FALSE(claims.matched.contains(id)) << id << " both matched and refused";
+    std::cout << "[ claims   ] " << claims.sent.size() << " sent: " << claims.matched.size()
+              << " matched, " << claims.refused.size() << " refused\n";
 }
 
 } // namespace

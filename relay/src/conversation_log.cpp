@@ -23,6 +23,7 @@ struct script_set {
     store::script end{std::string(lua::conv_end)};
     store::script join{std::string(lua::conv_join)};
     store::script index_add{std::string(lua::index_add)};
+    store::script discard{std::string(lua::conv_discard)};
 };
 
 const script_set& scripts() {
@@ -295,7 +296,8 @@ const log_options& conversation_log::options() const noexcept {
 
 void conversation_log::load_scripts(done_handler h) {
     const script_set& s = scripts();
-    const store::script* all[] = {&s.create, &s.append, &s.read, &s.end, &s.join, &s.index_add};
+    const store::script* all[] = {&s.create, &s.append,    &s.read,   &s.end,
+                                  &s.join,   &s.index_add, &s.discard};
     impl_->redis.load_all(all, std::move(h));
 }
 
@@ -308,23 +310,62 @@ void conversation_log::create(std::string conversation_id, parties p, std::int64
     const std::int64_t ttl_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(impl_->opt.hard_limit).count();
     std::string epoch = impl_->opt.new_epoch();
-    auto self = impl_;
+    // The create and both index entries are sent together: one round trip, not two (this is
+    // on the way from a match to `matched`). An index entry left next to a conversation that
+    // turns out to be taken is harmless: readers check the meta's parties every time, and a
+    // retry re-adds missing entries (ZADD NX keeps the first deadline).
+    struct state {
+        std::size_t left = 2;
+        error_code ec;
+        create_result out;
+        handler<create_result> h;
+    };
+    auto st = std::make_shared<state>();
+    st->h = std::move(h);
+    auto one_done = [st] {
+        if (--st->left != 0) return;
+        if (st->ec) return st->h(st->ec, {});
+        st->h({}, std::move(st->out));
+    };
     impl_->redis.eval(
         scripts().create, {k.meta, k.log, k.seq},
         {p.seeker, p.peer, std::to_string(now_ms), std::to_string(ttl_ms), std::move(epoch)},
-        [self, conversation_id, p, now_ms, ttl_ms, h = std::move(h)](error_code ec,
-                                                                     store::reply r) {
-            if (ec) return h(ec, {});
+        [st, one_done](error_code ec, store::reply r) {
+            if (ec) {
+                st->ec = ec;
+            } else if (const std::string& status = status_of(r); status == "taken") {
+                st->ec = error::already_exists;
+            } else if (status != "created" && status != "exists") {
+                st->ec = error::corrupt;
+            } else {
+                st->out = create_result{status == "created", r.at(1).str()};
+            }
+            one_done();
+        });
+    impl_->index(conversation_id, {{role::seeker, p.seeker}, {role::peer, p.peer}}, now_ms, ttl_ms,
+                 [st, one_done](error_code iec) {
+                     if (iec && !st->ec) st->ec = iec;
+                     one_done();
+                 });
+}
+
+void conversation_log::discard(std::string conversation_id, parties p, handler<bool> h) {
+    if (!valid_conversation_id(conversation_id) || !valid_party_id(p.seeker) ||
+        !valid_party_id(p.peer))
+        return impl_->defer(std::move(h), error::not_found);
+    const auto k = impl_->keys(conversation_id);
+    auto self = impl_;
+    impl_->redis.eval(
+        scripts().discard, {k.meta, k.log, k.seq}, {p.seeker, p.peer},
+        [self, conversation_id, p, h = std::move(h)](error_code ec, store::reply r) {
+            if (ec) return h(ec, false);
             const std::string& status = status_of(r);
-            if (status == "taken") return h(error::already_exists, {});
-            if (status != "created" && status != "exists") return h(error::corrupt, {});
-            create_result out{status == "created", r.at(1).str()};
-            // A retry re-adds missing index entries (ZADD NX keeps the first deadline).
-            self->index(conversation_id, {{role::seeker, p.seeker}, {role::peer, p.peer}}, now_ms,
-                        ttl_ms, [out = std::move(out), h](error_code iec) {
-                            if (iec) return h(iec, {});
-                            h({}, out);
-                        });
+            if (status != "discarded") return h({}, false);
+            // Only now: a conversation that was kept keeps its index entries.
+            for (const member& m : {member{role::seeker, p.seeker}, member{role::peer, p.peer}})
+                self->redis.command({"ZREM", index_key(self->opt.key_prefix, m), conversation_id},
+                                    [](error_code, store::reply) {});
+            h({}, true);
         });
 }
 

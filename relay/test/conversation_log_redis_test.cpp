@@ -2,9 +2,9 @@
 // (label: redis): offsets, idempotent retries, seq conflicts, copies, membership, end and
 // purge, reads in batches and every way `recovered` turns false, concurrent appends from two
 // connections, each party's list, and that only ciphertext reaches Redis.
-#include <kindred/testsupport/io_thread.hpp>
 #include <kindred/relay/conversation_log.hpp>
 #include <kindred/store/client.hpp>
+#include <kindred/testsupport/io_thread.hpp>
 #include <kindred/testsupport/redis_process.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -101,6 +101,11 @@ struct fixture {
         });
     }
 
+    std::pair<error_code, bool> discard(const std::string& c, std::string seeker = "s1",
+                                        std::string peer = "p1") {
+        return wait<bool>([&](auto h) { log->discard(c, {seeker, peer, ""}, std::move(h)); });
+    }
+
     std::pair<error_code, append_result> append(const std::string& c, member from, std::int64_t seq,
                                                 std::vector<kp::message_copy> copies) {
         append_request r{c, std::move(from), seq, std::move(copies), t0 + seq};
@@ -182,6 +187,37 @@ TEST(ConversationLogRedis, CreateWritesMetaWithEpochAndHardLimit) {
     EXPECT_EQ(m.parties, (parties{"s1", "p1", ""}));
     EXPECT_EQ(m.created_at, t0);
     EXPECT_EQ(m.epoch, "epoch-1");
+}
+
+TEST(ConversationLogRedis, DiscardRemovesOnlyAnUntouchedConversation) {
+    fixture f;
+    // Created for a match that did not happen: gone, from both parties' lists too.
+    ASSERT_FALSE(f.create("c1").first);
+    ASSERT_EQ(f.list(seeker).second.size(), 1u);
+    auto [ec, removed] = f.discard("c1");
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_TRUE(removed);
+    EXPECT_EQ(f.int_of({"EXISTS", "conv:{c1}"}), 0);
+    EXPECT_TRUE(f.list(seeker).second.empty());
+    EXPECT_TRUE(f.list(peer).second.empty());
+    EXPECT_EQ(f.discard("c1"), (std::pair<error_code, bool>{{}, false})); // missing
+
+    // Anything but untouched is kept: other parties, a stored message, a moderator, the end.
+    ASSERT_FALSE(f.create("c2").first);
+    EXPECT_EQ(f.discard("c2", "s1", "p2"), (std::pair<error_code, bool>{{}, false}));
+    EXPECT_EQ(f.discard("c2", "s2", "p1"), (std::pair<error_code, bool>{{}, false}));
+    ASSERT_FALSE(f.send("c2", seeker, 1).first);
+    EXPECT_EQ(f.discard("c2"), (std::pair<error_code, bool>{{}, false}));
+    ASSERT_FALSE(f.create("c3").first);
+    ASSERT_FALSE(f.join("c3", "m1").first);
+    EXPECT_EQ(f.discard("c3"), (std::pair<error_code, bool>{{}, false}));
+    ASSERT_FALSE(f.create("c4").first);
+    ASSERT_FALSE(f.end("c4", kp::ended_by::system, "").first);
+    EXPECT_EQ(f.discard("c4"), (std::pair<error_code, bool>{{}, false}));
+    for (const char* c : {"c2", "c3", "c4"})
+        EXPECT_EQ(f.int_of({"EXISTS", std::string("conv:{") + c + "}"}), 1) << c;
+    EXPECT_EQ(f.list(seeker).second.size(), 3u);
+    EXPECT_EQ(f.discard("bad}id").first, error::not_found);
 }
 
 TEST(ConversationLogRedis, OffsetsAreOneToNWithoutGaps) {

@@ -320,6 +320,16 @@ int run(ks::config cfg, const std::vector<std::string>& args) {
                          static_cast<double>(r.matched_at_ms - r.enqueued_at_ms) / 1000.0);
         if (matcher) matcher->on_match(r);
     };
+    // The conversation and the peer's reads go out right behind each claim (one round trip
+    // less before `matched`); a refused claim's conversation is discarded.
+    mopts.on_claim_sent = [&matcher](const std::string& conversation, const std::string& session,
+                                     const std::string& peer) {
+        if (matcher) matcher->claim_sent(conversation, session, peer);
+    };
+    mopts.on_claim_lost = [&matcher](const std::string& conversation,
+                                     kindred::matching::claim_loss loss) {
+        if (matcher) matcher->claim_lost(conversation, loss);
+    };
     mopts.on_pass = [&stats](const kindred::matching::pass_timing& t) {
         stats.match_pass("waited", t.waited);
         stats.match_pass("snapshots", t.snapshots);

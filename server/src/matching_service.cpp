@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -419,6 +420,28 @@ void matching_service::store_prekeys(service_request r, answer_handler h) {
         });
 }
 
+struct matching_service::peer_reads {
+    boost::system::error_code account_error;
+    accounts::account account;
+    std::string peer_session;
+};
+
+// Both sides may hear of the match only once its conversation exists (so their first `send`
+// finds it), and the announcement needs the peer's account and session; the three are
+// asked for at once and joined here.
+struct matching_service::early_match {
+    std::string session, peer_id;
+    std::atomic<int> left{3}; // the create, the reads, the claim's outcome
+    bool created = false;
+    std::shared_ptr<peer_reads> reads;
+    std::function<void(early_match&)> then; // set by the outcome, before its step
+    // One of the three is in; the last runs `then`. Each writes its part before its step
+    // (acquire-release on the count), so `then` sees all three.
+    static void step(const std::shared_ptr<early_match>& e) {
+        if (e->left.fetch_sub(1, std::memory_order_acq_rel) == 1) e->then(*e);
+    }
+};
+
 void matching_service::on_match(const matching::match_record& record) {
     const auto claimed = steady::now();
     if (options_.on_stage) {
@@ -437,9 +460,76 @@ void matching_service::on_match(const matching::match_record& record) {
         options_.on_matched(record.session, record.conversation_id, record.peer_id);
     if (options_.insights) options_.insights->matched(record);
     if (!options_.conversations) return announce(record);
-    // The conversation must exist before either side hears of it, so their first `send`
-    // finds it; the peer's account and session are read meanwhile (one round trip less on
-    // the way to `matched`), and the announcement waits for both.
+    std::shared_ptr<early_match> early;
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = early_.find(record.conversation_id); it != early_.end()) {
+            early = std::move(it->second);
+            early_.erase(it);
+        }
+    }
+    if (!early) return create_and_read(record, claimed, 0);
+    early->then = [this, record, claimed](early_match& e) {
+        if (e.created) return conversation_ready(record, *e.reads, claimed);
+        // The early create met Redis trouble: the usual tries, from the second.
+        create_and_read(record, claimed, 1);
+    };
+    early_match::step(early);
+}
+
+void matching_service::claim_sent(const std::string& conversation_id, const std::string& session,
+                                  const std::string& peer_id) {
+    if (!options_.conversations) return;
+    auto e = std::make_shared<early_match>();
+    e->session = session;
+    e->peer_id = peer_id;
+    {
+        std::lock_guard lock(mutex_);
+        early_[conversation_id] = e;
+    }
+    // Sent right behind the claim on the same connection: when the claim's answer is in, these
+    // are too, or nearly. Should the claim be refused, the conversation is discarded unseen
+    // (its id is random and told to nobody).
+    options_.conversations->create(conversation_id, relay::parties{session, peer_id, {}}, now_ms(),
+                                   [e](boost::system::error_code ec, relay::create_result) {
+                                       e->created = !ec;
+                                       early_match::step(e);
+                                   });
+    read_peer(peer_id, [e](std::shared_ptr<peer_reads> r) {
+        e->reads = std::move(r);
+        early_match::step(e);
+    });
+}
+
+void matching_service::claim_lost(const std::string& conversation_id, matching::claim_loss why) {
+    // Unknown (the claim's answer was lost): the store settles it later with on_match or
+    // refused, which find the early work still here.
+    if (why == matching::claim_loss::unknown) return;
+    std::shared_ptr<early_match> e;
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = early_.find(conversation_id); it != early_.end()) {
+            e = std::move(it->second);
+            early_.erase(it);
+        }
+    }
+    if (!e) return;
+    e->then = [this, conversation_id](early_match& done) {
+        if (!done.created) return;
+        options_.conversations->discard(
+            conversation_id, relay::parties{done.session, done.peer_id, {}},
+            [conversation_id](boost::system::error_code ec, bool) {
+                // Left behind, it expires at the hard limit; nobody knows its id.
+                if (ec)
+                    spdlog::warn("event=conversation_discard_failed conversation={}… error=\"{}\"",
+                                 conversation_id.substr(0, 6), ec.message());
+            });
+    };
+    early_match::step(e);
+}
+
+void matching_service::create_and_read(const matching::match_record& record,
+                                       steady::time_point claimed, int attempt) {
     struct joined {
         bool created = false;
         std::shared_ptr<peer_reads> reads;
@@ -447,20 +537,20 @@ void matching_service::on_match(const matching::match_record& record) {
     auto j = std::make_shared<joined>();
     auto one_done = after_all(2, [this, record, claimed, j] {
         if (!j->created) return undo_match(record, false);
-        announce_with(record, *j->reads, 0, claimed);
+        conversation_ready(record, *j->reads, claimed);
     });
     read_peer(record.peer_id, [j, one_done](std::shared_ptr<peer_reads> r) {
         j->reads = std::move(r);
         one_done();
     });
-    // create is idempotent: one retry covers a dropped answer.
+    // create is idempotent: a retry covers a dropped answer.
     auto create = std::make_shared<std::function<void(int)>>();
-    *create = [this, record, create, claimed, j, one_done](int attempt) {
+    *create = [this, record, create, j, one_done](int n) {
         options_.conversations->create(
             record.conversation_id, relay::parties{record.session, record.peer_id, {}}, now_ms(),
-            [this, record, create, attempt, claimed, j, one_done](boost::system::error_code ec,
-                                                                  relay::create_result) {
-                if (ec && attempt < max_attempts - 1) return (*create)(attempt + 1);
+            [this, record, create, n, j, one_done](boost::system::error_code ec,
+                                                   relay::create_result) {
+                if (ec && n < max_attempts - 1) return (*create)(n + 1);
                 *create = nullptr; // break the cycle
                 if (ec) {
                     // Announcing a conversation that does not exist would strand both sides.
@@ -468,16 +558,21 @@ void matching_service::on_match(const matching::match_record& record) {
                                   record.conversation_id.substr(0, 6), ec.message());
                     return one_done(); // not created: undone once the reads are in
                 }
-                stage("create", claimed);
-                // Watched for the peer grace period (relay_service::grace_tick).
-                redis_.command({"ZADD", "convs:{active}", std::to_string(record.matched_at_ms),
-                                record.conversation_id},
-                               [](boost::system::error_code, store::reply) {});
                 j->created = true;
                 one_done();
             });
     };
-    (*create)(0);
+    (*create)(attempt);
+}
+
+void matching_service::conversation_ready(const matching::match_record& record,
+                                          const peer_reads& reads, steady::time_point claimed) {
+    stage("create", claimed);
+    // Watched for the peer grace period (relay_service::grace_tick).
+    redis_.command(
+        {"ZADD", "convs:{active}", std::to_string(record.matched_at_ms), record.conversation_id},
+        [](boost::system::error_code, store::reply) {});
+    announce_with(record, reads, 0, claimed);
 }
 
 void matching_service::undo_match(const matching::match_record& record, bool avoid_peer) {
@@ -519,12 +614,6 @@ void matching_service::undo_match(const matching::match_record& record, bool avo
                           });
     });
 }
-
-struct matching_service::peer_reads {
-    boost::system::error_code account_error;
-    accounts::account account;
-    std::string peer_session;
-};
 
 void matching_service::read_peer(const std::string& peer_id,
                                  std::function<void(std::shared_ptr<peer_reads>)> done) {

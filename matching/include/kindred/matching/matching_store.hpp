@@ -52,6 +52,12 @@ struct pass_timing {
     std::size_t requests = 0; // match_* calls it served
 };
 
+// Why a claim sent did not (yet) become a match (matching_options::on_claim_lost).
+enum class claim_loss {
+    refused, // the claim ran and changed nothing, or its lost answer was looked up: no match
+    unknown, // its answer was lost (timeout, dropped connection): it may have run
+};
+
 struct matching_options {
     // Every key starts with this; the {…} part is the Redis Cluster hash tag they all share.
     std::string key_prefix = "m:{match}:";
@@ -82,6 +88,16 @@ struct matching_options {
     std::function<std::string()> new_conversation_id;
     // Every match this store claims, once, on the client's strand.
     std::function<void(const match_record&)> on_match;
+    // Right after each claim is sent, on the client's strand: commands issued from here reach
+    // Redis right behind the claim, so work a match needs (its conversation, the peer's
+    // reads) can start without waiting for the claim's answer. Each claim sent then ends in
+    // on_match, or on_claim_lost(refused), or on_claim_lost(unknown) — which the store
+    // settles later (it looks the record up before its next pass) with on_match or
+    // on_claim_lost(refused). Both optional.
+    std::function<void(const std::string& conversation_id, const std::string& session,
+                       const std::string& peer_id)>
+        on_claim_sent;
+    std::function<void(const std::string& conversation_id, claim_loss)> on_claim_lost;
     // Every pass's timing when it ends, on the client's strand. Optional.
     std::function<void(const pass_timing&)> on_pass;
 };

@@ -69,11 +69,17 @@ public:
     void load_scripts(done_handler h);
 
     // A new conversation between a seeker and a peer (after a match): meta with a fresh
-    // epoch, state active, last_offset 0, expiring after the hard limit; then both parties'
-    // indexes. Idempotent: the same id with the same parties answers created=false and the
-    // original epoch; other parties → already_exists. Invalid ids → not_found.
+    // epoch, state active, last_offset 0, expiring after the hard limit; and both parties'
+    // indexes (sent with it, one round trip). Idempotent: the same id with the same parties
+    // answers created=false and the original epoch; other parties → already_exists. Invalid
+    // ids → not_found.
     void create(std::string conversation_id, parties p, std::int64_t now_ms,
                 handler<create_result> h);
+    // Removes a conversation created for a match that then did not happen (matching creates
+    // it while the claim is in flight), with both index entries — only while it is exactly as
+    // create left it: active, these parties, no moderator, nothing stored. true: removed;
+    // false: missing, or kept because it is not untouched. Invalid ids → not_found.
+    void discard(std::string conversation_id, parties p, handler<bool> h);
 
     // Stores one message (one Lua script, atomic). In order:
     //   no such conversation, `from` not a party (or malformed ids) → not_found;

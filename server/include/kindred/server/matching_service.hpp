@@ -28,6 +28,7 @@ namespace kindred::matching {
 class matching_store;
 struct match_record;
 struct sweep_report;
+enum class claim_loss;
 } // namespace kindred::matching
 namespace kindred::store {
 class client;
@@ -100,6 +101,13 @@ public:
 
     // matching_options::on_match: every match this instance's store claimed, once.
     void on_match(const matching::match_record& record);
+    // matching_options::on_claim_sent: the conversation is created and the peer read right
+    // behind the claim (same connection), so `matched` need not wait another round trip for
+    // them after the claim's answer. on_claim_lost: a refused claim's conversation is
+    // discarded; an unknown one waits for the store to settle it (on_match or refused).
+    void claim_sent(const std::string& conversation_id, const std::string& session,
+                    const std::string& peer_id);
+    void claim_lost(const std::string& conversation_id, matching::claim_loss why);
     // After every pass: `queued` to the held sessions whose place changed.
     void on_sweep(const matching::sweep_report& report);
     // Periodic (about every second): the relaxation pass.
@@ -160,6 +168,16 @@ private:
     // `prekeys_low` to the peer; Redis trouble reading the account: announce again.
     void announce_with(const matching::match_record& record, const peer_reads& reads, int attempt,
                        steady::time_point since);
+    // The conversation created (with retries under Redis trouble, from `attempt`) and the peer
+    // read, both at once; then conversation_ready, or undo_match if the create failed.
+    void create_and_read(const matching::match_record& record, steady::time_point claimed,
+                         int attempt);
+    // Created: watched for the grace period (convs:{active}), then announce_with.
+    void conversation_ready(const matching::match_record& record, const peer_reads& reads,
+                            steady::time_point claimed);
+    // Work started by claim_sent, waiting for three things: the create, the peer's reads and
+    // the claim's outcome (which sets `then`). Defined in the .cpp.
+    struct early_match;
     // A claimed match that cannot be announced (its conversation or the peer's keys could not
     // be set up): ended, the peer's slot released, the seeker re-queued first.
     void undo_match(const matching::match_record& record, bool avoid_peer);
@@ -190,6 +208,8 @@ private:
     std::unordered_map<std::string, std::string> intakes_; // session → intake (memory only)
     std::unordered_map<std::string, std::size_t> waiting_; // session → position last sent
     std::unordered_map<std::string, std::string> peers_;   // peer id → session held here
+    // conversation id → what claim_sent started, until the claim's outcome is known.
+    std::unordered_map<std::string, std::shared_ptr<early_match>> early_;
     // For on_stage: seekers whose request arrived here, until their `matched` is delivered
     // (or they are no longer connected here: presence_tick).
     struct seeker_clock {
