@@ -326,8 +326,10 @@ int run(ks::config cfg, const std::vector<std::string>& args) {
                                      const std::string& peer) {
         if (matcher) matcher->claim_sent(conversation, session, peer);
     };
-    mopts.on_claim_lost = [&matcher](const std::string& conversation,
-                                     kindred::matching::claim_loss loss) {
+    mopts.on_claim_lost = [&matcher, &stats](const std::string& conversation,
+                                             kindred::matching::claim_loss loss) {
+        stats.match_claim_lost(loss == kindred::matching::claim_loss::refused ? "refused"
+                                                                              : "unknown");
         if (matcher) matcher->claim_lost(conversation, loss);
     };
     mopts.on_pass = [&stats](const kindred::matching::pass_timing& t) {

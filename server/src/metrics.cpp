@@ -351,6 +351,10 @@ std::string metrics::render() const {
            "Matching passes on this instance: how long each waited for the one before it, and "
            "its snapshot reads and claims.");
     render_labelled_histogram(out, "kindred_match_pass_seconds", "part", match_passes_);
+    family(out, "kindred_match_claims_lost_total", "counter",
+           "Claims this instance sent that did not become a match: refused (another instance was "
+           "first, or a rule changed) or unknown (the answer was lost).");
+    labelled(out, "kindred_match_claims_lost_total", "outcome", claims_lost_);
     family(out, "kindred_messages_relayed_total", "counter",
            "Chat messages stored and published by this instance (duplicates not counted).");
     out += "kindred_messages_relayed_total " +

@@ -113,6 +113,20 @@ TEST(Metrics, MatchStagesAndPassPartsAreHistogramsByName) {
               std::string::npos);
 }
 
+TEST(Metrics, LostClaimsAreCountedByOutcome) {
+    ks::metrics m;
+    m.match_claim_lost("refused");
+    m.match_claim_lost("refused");
+    m.match_claim_lost("unknown");
+    auto text = m.render();
+    EXPECT_NE(text.find("# TYPE kindred_match_claims_lost_total counter\n"), std::string::npos);
+    EXPECT_NE(text.find("kindred_match_claims_lost_total{outcome=\"refused\"} 2\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("kindred_match_claims_lost_total{outcome=\"unknown\"} 1\n"),
+              std::string::npos);
+}
+
 TEST(Metrics, RelaySampleIsAboutOneInSixteen) {
     int sampled = 0;
     for (int i = 0; i < 160; ++i)

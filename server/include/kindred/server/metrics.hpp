@@ -148,6 +148,11 @@ public:
     void match_pass(std::string_view part, std::chrono::microseconds d) {
         match_passes_.observe_seconds(part, std::chrono::duration<double>(d).count());
     }
+    // A claim this instance sent that did not become a match: refused (another instance took
+    // the slot or the request first, or a rule changed; its early conversation is discarded)
+    // or unknown (its answer was lost; settled by a later lookup).
+    void match_claim_lost(std::string_view outcome) { claims_lost_.add(outcome); }
+    const labelled_counter& match_claims_lost() const { return claims_lost_; }
     // The relay hot path: one relaxed add per stored message. Every 16th message also carries
     // its receive time (sampled by the caller with relay_sample()), and only those are timed.
     static bool relay_sample() {
@@ -195,6 +200,7 @@ private:
     labelled_histogram wait_;
     labelled_histogram match_stages_;
     labelled_histogram match_passes_;
+    labelled_counter claims_lost_;
     std::atomic<std::uint64_t> relayed_{0};
     histogram relay_latency_;
     labelled_histogram time_to_ack_;
