@@ -514,18 +514,27 @@ void matching_service::claim_lost(const std::string& conversation_id, matching::
         }
     }
     if (!e) return;
+    // Discarded even when the create answered an error: after a timeout it may have run, and
+    // a conversation left behind would be listed to both parties until the hard limit.
+    // (discard removes only what is untouched since create; nothing there is nothing done.)
     e->then = [this, conversation_id](early_match& done) {
-        if (!done.created) return;
-        options_.conversations->discard(
-            conversation_id, relay::parties{done.session, done.peer_id, {}},
-            [conversation_id](boost::system::error_code ec, bool) {
-                // Left behind, it expires at the hard limit; nobody knows its id.
-                if (ec)
-                    spdlog::warn("event=conversation_discard_failed conversation={}… error=\"{}\"",
-                                 conversation_id.substr(0, 6), ec.message());
-            });
+        discard_early(conversation_id, relay::parties{done.session, done.peer_id, {}}, 0);
     };
     early_match::step(e);
+}
+
+void matching_service::discard_early(const std::string& conversation_id, relay::parties parties,
+                                     int attempt) {
+    options_.conversations->discard(
+        conversation_id, parties,
+        [this, conversation_id, parties, attempt](boost::system::error_code ec, bool) {
+            if (!ec) return;
+            if (attempt < max_attempts - 1)
+                return discard_early(conversation_id, parties, attempt + 1);
+            // Left behind, it lists an empty conversation to both parties until the hard limit.
+            spdlog::warn("event=conversation_discard_failed conversation={}… error=\"{}\"",
+                         conversation_id.substr(0, 6), ec.message());
+        });
 }
 
 void matching_service::create_and_read(const matching::match_record& record,

@@ -2,7 +2,8 @@
 // (claim_sent: the conversation created, the peer read) against a real redis-server: a
 // refused claim's conversation is discarded, whichever comes first, the create's answer or
 // the refusal; an unknown claim (its answer lost) keeps its conversation until the store
-// settles it; a conversation somebody already uses is never discarded.
+// settles it; a create whose answer was lost is discarded all the same (it may have run); a
+// conversation somebody already uses is never discarded.
 #include <kindred/accounts/account_store.hpp>
 #include <kindred/matching/matching_store.hpp>
 #include <kindred/relay/conversation_log.hpp>
@@ -16,6 +17,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace ks = kindred::server;
 namespace ts = kindred::testsupport;
 using kindred::matching::claim_loss;
@@ -24,16 +27,19 @@ using namespace std::chrono_literals;
 namespace {
 
 struct matching_fixture {
-    matching_fixture() {
+    explicit matching_fixture(std::chrono::milliseconds command_timeout = 10000ms)
+        : client{io.io, client_options(redis.unix_address(), command_timeout)} {
         client.start();
         EXPECT_TRUE(ts::eventually([&] { return client.connected(); }));
     }
     ~matching_fixture() { client.stop(); }
 
-    static kindred::store::client_options client_options(const std::string& address) {
+    static kindred::store::client_options client_options(const std::string& address,
+                                                         std::chrono::milliseconds timeout) {
         kindred::store::client_options o;
         o.address = kindred::store::parse_endpoint(address).value();
-        o.command_timeout = 10000ms;
+        o.command_timeout = timeout;
+        o.ping_interval = 0ms; // a paused Redis must not cost the connection (and what it holds)
         return o;
     }
     static ks::matching_service_options service_options(kindred::relay::conversation_log& log) {
@@ -59,7 +65,7 @@ struct matching_fixture {
 
     ts::redis_process redis;
     ts::io_thread io;
-    kindred::store::client client{io.io, client_options(redis.unix_address())};
+    kindred::store::client client;
     kindred::accounts::account_store accounts{client, {}};
     kindred::matching::matching_store matching{client, {}};
     kindred::relay::conversation_log log{client};
@@ -117,4 +123,18 @@ TEST(MatchingServiceRedis, AConversationInUseIsNeverDiscarded) {
     f.service.claim_lost("c9", claim_loss::refused);
     f.settle();
     EXPECT_TRUE(f.exists("c1"));
+}
+
+TEST(MatchingServiceRedis, ARefusedClaimsConversationIsDiscardedEvenWhenItsCreateTimedOut) {
+    matching_fixture f(300ms);
+    // Redis hangs: the create (and the reads) reach its socket but are answered only after
+    // their deadline, so the service hears "timeout" — and the create runs all the same.
+    f.redis.pause();
+    f.service.claim_sent("c1", "S1", "river");
+    std::this_thread::sleep_for(450ms);
+    f.service.claim_lost("c1", claim_loss::refused);
+    f.redis.resume();
+    EXPECT_TRUE(ts::eventually([&] { return !f.exists("c1"); }, 10s))
+        << "a conversation made for a refused claim was left behind";
+    EXPECT_TRUE(ts::eventually([&] { return f.listed("seeker:S1") == "0"; }, 10s));
 }

@@ -35,7 +35,8 @@ class client;
 }
 namespace kindred::relay {
 class conversation_log;
-}
+struct parties;
+} // namespace kindred::relay
 
 namespace kindred::moderation {
 class lexicon;
@@ -175,6 +176,8 @@ private:
     // Created: watched for the grace period (convs:{active}), then announce_with.
     void conversation_ready(const matching::match_record& record, const peer_reads& reads,
                             steady::time_point claimed);
+    // Removes the conversation made behind a refused claim (tries again under Redis trouble).
+    void discard_early(const std::string& conversation_id, relay::parties parties, int attempt);
     // Work started by claim_sent, waiting for three things: the create, the peer's reads and
     // the claim's outcome (which sets `then`). Defined in the .cpp.
     struct early_match;
