@@ -402,6 +402,7 @@ int run(ks::config cfg, const std::vector<std::string>& args) {
     };
     rsopts.tracker = &tracker;
     rsopts.stats = &stats;
+    rsopts.instance_id = cfg.instance_id;
     ks::moderation_service* moderator_ptr = nullptr;
     rsopts.on_ended = [&moderator_ptr, &insights](const std::string& conversation,
                                                   const std::string& peer) {

@@ -355,6 +355,11 @@ std::string metrics::render() const {
            "Claims this instance sent that did not become a match: refused (another instance was "
            "first, or a rule changed) or unknown (the answer was lost).");
     labelled(out, "kindred_match_claims_lost_total", "outcome", claims_lost_);
+    family(out, "kindred_grace_scans_total", "counter",
+           "Grace scans of every active conversation this instance ran (one instance at a time "
+           "holds the grace lease and scans about every second).");
+    out += "kindred_grace_scans_total " +
+           std::to_string(grace_scans_.load(std::memory_order_relaxed)) + "\n";
     family(out, "kindred_messages_relayed_total", "counter",
            "Chat messages stored and published by this instance (duplicates not counted).");
     out += "kindred_messages_relayed_total " +

@@ -6,6 +6,7 @@
 #include <kindred/relay/error.hpp>
 #include <kindred/server/delivery_tracker.hpp>
 #include <kindred/server/event_bus.hpp>
+#include <kindred/server/lua_scripts.hpp>
 #include <kindred/server/matching_service.hpp>
 #include <kindred/server/metrics.hpp>
 #include <kindred/server/moderation_service.hpp>
@@ -360,7 +361,20 @@ void relay_service::announce_end(const std::string& conversation_id, const relay
 
 void relay_service::grace_tick() {
     if (grace_scanning_.exchange(true)) return; // the previous scan is still running
-    grace_read_page(0);
+    if (options_.instance_id.empty()) {
+        if (options_.stats) options_.stats->grace_scan();
+        return grace_read_page(0);
+    }
+    static const store::script lease{std::string(lua::grace_lease)};
+    redis_.eval(lease, {grace_lease_key()},
+                {options_.instance_id, std::to_string(options_.grace_lease.count())},
+                [this](boost::system::error_code ec, store::reply reply) {
+                    // Another instance holds it (or Redis trouble): its scan covers this tick.
+                    if (ec || !reply.is_integer() || reply.integer() != 1)
+                        return grace_scanning_.store(false);
+                    if (options_.stats) options_.stats->grace_scan();
+                    grace_read_page(0);
+                });
 }
 
 // One page of the active set (ranks from `start`), checked grace_checks_in_flight at a time;

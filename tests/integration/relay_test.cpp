@@ -166,6 +166,39 @@ TEST_F(Relay, KilledPeerInstanceEndsWithPeerUnavailableAndRequeuesTheSeeker) {
     EXPECT_EQ(q.body.at("position").as_int64(), 1);
 }
 
+// What is done: two instances share one Redis and tick for a few seconds; then the one that
+//   holds the grace lease is killed.
+// What must hold: one instance at a time runs the grace scan (its kindred_grace_scans_total
+//   grows, the other's stays 0, and grace:{lease} names one instance); after the kill the
+//   other takes the lease over (it expires 3 s after the holder's last tick) and scans.
+TEST_F(Relay, GraceScanRunsOnOneInstanceAtATimeAndMovesWhenItsHolderDies) {
+    start_server();
+    auto b = another_server();
+    auto scans = [](unsigned short on_port) {
+        const auto body = kindred::client::http_get("127.0.0.1", on_port, "/metrics", {}).body;
+        return metric_value(body, "kindred_grace_scans_total", {}).value_or(-1);
+    };
+    ASSERT_TRUE(testsupport::eventually([&] { return scans(port()) + scans(b->port()) >= 3; },
+                                        std::chrono::seconds(10)));
+    const double a_scans = scans(port());
+    const double b_scans = scans(b->port());
+    EXPECT_TRUE((a_scans > 0) != (b_scans > 0)) << "scans: A " << a_scans << ", B " << b_scans;
+    const auto holder = redis_.command({"GET", "grace:{lease}"});
+    EXPECT_NE(holder, "(nil)");
+
+    const unsigned short survivor = a_scans > 0 ? b->port() : port();
+    if (a_scans > 0)
+        server_->kill9();
+    else
+        b->kill9();
+    EXPECT_TRUE(
+        testsupport::eventually([&] { return scans(survivor) > 0; }, std::chrono::seconds(10)))
+        << "nobody took the grace scan over";
+    const auto taken = redis_.command({"GET", "grace:{lease}"});
+    EXPECT_NE(taken, holder);
+    EXPECT_NE(taken, "(nil)");
+}
+
 TEST_F(Relay, PeerReachedThroughANewLogin) {
     // The peer's first socket (on A) is gone; it logs in again on B without a shift change:
     // messages still reach it there.

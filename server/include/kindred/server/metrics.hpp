@@ -152,6 +152,9 @@ public:
     // the slot or the request first, or a rule changed; its early conversation is discarded)
     // or unknown (its answer was lost; settled by a later lookup).
     void match_claim_lost(std::string_view outcome) { claims_lost_.add(outcome); }
+    // A grace scan this instance started (it held the grace lease; relay_service::grace_tick).
+    void grace_scan() { grace_scans_.fetch_add(1, std::memory_order_relaxed); }
+    std::uint64_t grace_scans() const { return grace_scans_.load(std::memory_order_relaxed); }
     const labelled_counter& match_claims_lost() const { return claims_lost_; }
     // The relay hot path: one relaxed add per stored message. Every 16th message also carries
     // its receive time (sampled by the caller with relay_sample()), and only those are timed.
@@ -201,6 +204,7 @@ private:
     labelled_histogram match_stages_;
     labelled_histogram match_passes_;
     labelled_counter claims_lost_;
+    std::atomic<std::uint64_t> grace_scans_{0};
     std::atomic<std::uint64_t> relayed_{0};
     histogram relay_latency_;
     labelled_histogram time_to_ack_;

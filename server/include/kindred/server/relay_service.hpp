@@ -56,6 +56,11 @@ struct relay_service_options {
     std::function<void(const std::string& conversation, const std::string& peer)> on_ended;
     // Relayed messages and (sampled) relay latency; one relaxed add per message. Optional.
     metrics* stats = nullptr;
+    // This instance's id, for the grace-scan lease (grace_tick). Empty: no lease, every tick
+    // scans (one instance, tests).
+    std::string instance_id;
+    // How long the lease outlives its holder's last tick (the tick is about every second).
+    std::chrono::milliseconds grace_lease{3000};
 };
 
 class relay_service final : public service_router {
@@ -94,7 +99,8 @@ public:
         end_by_system(conversation, std::move(reason), false, std::move(then));
     }
 
-    // The grace periods (run about every second on every instance): each active
+    // The grace periods (ticked about every second on every instance, run by the one that
+    // holds the grace lease, grace_lease_key()): each active
     // conversation whose peer's matching presence has lapsed (no instance renewed it for
     // peer_grace_s: disconnected, or its instance died) ends with reason `peer_unavailable`
     // and the seeker is re-queued first; one whose seeker's session expired (seeker_grace_s
@@ -110,6 +116,9 @@ public:
     // The active conversations (zset: conversation id, score = match time), shared by all
     // instances; added when a match is announced, removed at the end.
     static std::string active_key() { return "convs:{active}"; }
+    // Which instance runs the grace scan (server/lua/grace_lease.lua): its id, expiring
+    // grace_lease after its last tick.
+    static std::string grace_lease_key() { return "grace:{lease}"; }
 
 private:
     void read_as(const std::string& conversation, std::int64_t after, protocol::role role,
