@@ -118,7 +118,8 @@ void setup_logging(const std::string& level) {
     spdlog::flush_on(spdlog::level::info);
 }
 
-// The SIGTERM/SIGINT sequence: stop accepting, close every WebSocket with 1012, wait for the
+// The SIGTERM/SIGINT sequence: stop accepting, hand cluster-wide duties back (`on_drain`: the
+// grace lease), close every WebSocket with 1012, wait for the
 // connections (and their session releases) to finish within shutdown_grace_s, delete
 // inst:{id}, stop Redis, stop the io_context. A hard deadline at grace + 0.5 s stops the
 // io_context whatever is still pending, so the process exits within grace + 1 s.
@@ -126,7 +127,7 @@ class shutdown_sequence : public std::enable_shared_from_this<shutdown_sequence>
 public:
     shutdown_sequence(net::io_context& io, ks::server_context& ctx, ks::listener& listener,
                       ks::instance_registry& registry, ks::session_store& sessions,
-                      store::client& redis, store::subscriber& bus)
+                      store::client& redis, store::subscriber& bus, std::function<void()> on_drain)
         : io_(io)
         , strand_(net::make_strand(io))
         , poll_(strand_)
@@ -136,7 +137,8 @@ public:
         , registry_(registry)
         , sessions_(sessions)
         , redis_(redis)
-        , bus_(bus) {}
+        , bus_(bus)
+        , on_drain_(std::move(on_drain)) {}
 
     void begin(int signal_number) {
         net::post(strand_, [self = shared_from_this(), signal_number] {
@@ -148,6 +150,7 @@ public:
             self->ctx_.draining.store(true);
             self->ctx_.stats.set_draining();
             self->listener_.stop();
+            if (self->on_drain_) self->on_drain_();
             for (auto& c : self->ctx_.connections.snapshot())
                 c->close(ks::close_codes::service_restart, "server restarting");
             self->deadline_ = std::chrono::steady_clock::now() + grace;
@@ -196,6 +199,7 @@ private:
     ks::session_store& sessions_;
     store::client& redis_;
     store::subscriber& bus_;
+    std::function<void()> on_drain_;
     bool started_ = false;
     std::chrono::steady_clock::time_point deadline_{};
 };
@@ -534,8 +538,9 @@ int run(ks::config cfg, const std::vector<std::string>& args) {
                    : exit_failure;
     }
 
-    auto shutdown =
-        std::make_shared<shutdown_sequence>(io, ctx, listener, registry, sessions, redis, bus);
+    auto shutdown = std::make_shared<shutdown_sequence>(
+        io, ctx, listener, registry, sessions, redis, bus,
+        [&relay_service] { relay_service.release_grace_lease(); });
     net::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([shutdown](boost::system::error_code ec, int signal_number) {
         if (!ec) shutdown->begin(signal_number);

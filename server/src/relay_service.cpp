@@ -377,6 +377,15 @@ void relay_service::grace_tick() {
                 });
 }
 
+void relay_service::release_grace_lease() {
+    if (options_.instance_id.empty()) return;
+    static const store::script release{std::string(lua::grace_release)};
+    redis_.eval(release, {grace_lease_key()}, {options_.instance_id},
+                [](boost::system::error_code, store::reply) {
+                    // Not handed back (Redis trouble): it expires grace_lease after the last tick.
+                });
+}
+
 // One page of the active set (ranks from `start`), checked grace_checks_in_flight at a time;
 // then the next page. Conversations that ended meanwhile left the set, so a page may skip a
 // few ids: the next scan sees them.

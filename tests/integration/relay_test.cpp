@@ -166,6 +166,12 @@ TEST_F(Relay, KilledPeerInstanceEndsWithPeerUnavailableAndRequeuesTheSeeker) {
     EXPECT_EQ(q.body.at("position").as_int64(), 1);
 }
 
+// This instance's grace scans so far (kindred_grace_scans_total), -1 if unreadable.
+double grace_scans_on(unsigned short port) {
+    const auto body = kindred::client::http_get("127.0.0.1", port, "/metrics", {}).body;
+    return metric_value(body, "kindred_grace_scans_total", {}).value_or(-1);
+}
+
 // What is done: two instances share one Redis and tick for a few seconds; then the one that
 //   holds the grace lease is killed.
 // What must hold: one instance at a time runs the grace scan (its kindred_grace_scans_total
@@ -174,14 +180,11 @@ TEST_F(Relay, KilledPeerInstanceEndsWithPeerUnavailableAndRequeuesTheSeeker) {
 TEST_F(Relay, GraceScanRunsOnOneInstanceAtATimeAndMovesWhenItsHolderDies) {
     start_server();
     auto b = another_server();
-    auto scans = [](unsigned short on_port) {
-        const auto body = kindred::client::http_get("127.0.0.1", on_port, "/metrics", {}).body;
-        return metric_value(body, "kindred_grace_scans_total", {}).value_or(-1);
-    };
-    ASSERT_TRUE(testsupport::eventually([&] { return scans(port()) + scans(b->port()) >= 3; },
-                                        std::chrono::seconds(10)));
-    const double a_scans = scans(port());
-    const double b_scans = scans(b->port());
+    ASSERT_TRUE(testsupport::eventually(
+        [&] { return grace_scans_on(port()) + grace_scans_on(b->port()) >= 3; },
+        std::chrono::seconds(10)));
+    const double a_scans = grace_scans_on(port());
+    const double b_scans = grace_scans_on(b->port());
     EXPECT_TRUE((a_scans > 0) != (b_scans > 0)) << "scans: A " << a_scans << ", B " << b_scans;
     const auto holder = redis_.command({"GET", "grace:{lease}"});
     EXPECT_NE(holder, "(nil)");
@@ -191,12 +194,32 @@ TEST_F(Relay, GraceScanRunsOnOneInstanceAtATimeAndMovesWhenItsHolderDies) {
         server_->kill9();
     else
         b->kill9();
-    EXPECT_TRUE(
-        testsupport::eventually([&] { return scans(survivor) > 0; }, std::chrono::seconds(10)))
+    EXPECT_TRUE(testsupport::eventually([&] { return grace_scans_on(survivor) > 0; },
+                                        std::chrono::seconds(10)))
         << "nobody took the grace scan over";
     const auto taken = redis_.command({"GET", "grace:{lease}"});
     EXPECT_NE(taken, holder);
     EXPECT_NE(taken, "(nil)");
+}
+
+// What is done: as above, but the holder is stopped with SIGTERM (a rolling restart).
+// What must hold: by the time it has exited, the lease no longer names it (it handed it back
+//   when it started draining, rather than leaving it to expire 3 s later), and the other
+//   instance scans.
+TEST_F(Relay, ADrainingInstanceHandsTheGraceLeaseBack) {
+    start_server();
+    auto b = another_server();
+    ASSERT_TRUE(testsupport::eventually(
+        [&] { return grace_scans_on(port()) + grace_scans_on(b->port()) >= 2; },
+        std::chrono::seconds(10)));
+    const bool a_holds = grace_scans_on(port()) > 0;
+    const auto holder = redis_.command({"GET", "grace:{lease}"});
+    ASSERT_NE(holder, "(nil)");
+    const unsigned short survivor = a_holds ? b->port() : port();
+    EXPECT_EQ(a_holds ? server_->stop() : b->stop(), 0);
+    EXPECT_NE(redis_.command({"GET", "grace:{lease}"}), holder);
+    EXPECT_TRUE(testsupport::eventually([&] { return grace_scans_on(survivor) > 0; },
+                                        std::chrono::seconds(10)));
 }
 
 TEST_F(Relay, PeerReachedThroughANewLogin) {

@@ -110,6 +110,9 @@ public:
     // commands each), so the scan never puts a burst of thousands of commands in front of a
     // match or a message on the shared connection; a tick while a scan still runs is skipped.
     void grace_tick();
+    // Hands the grace lease back if this instance holds it (server/lua/grace_release.lua), so
+    // another instance scans from its next tick: called when this one starts draining.
+    void release_grace_lease();
     static constexpr std::size_t grace_checks_in_flight = 8;
     static constexpr std::size_t grace_page = 1000; // ids read per ZRANGE
 
