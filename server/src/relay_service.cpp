@@ -360,6 +360,7 @@ void relay_service::announce_end(const std::string& conversation_id, const relay
 }
 
 void relay_service::grace_tick() {
+    if (grace_lease_released_.load()) return;   // draining
     if (grace_scanning_.exchange(true)) return; // the previous scan is still running
     if (options_.instance_id.empty()) {
         if (options_.stats) options_.stats->grace_scan();
@@ -372,12 +373,18 @@ void relay_service::grace_tick() {
                     // Another instance holds it (or Redis trouble): its scan covers this tick.
                     if (ec || !reply.is_integer() || reply.integer() != 1)
                         return grace_scanning_.store(false);
+                    // A tick that raced the start of draining renewed it after the hand-back.
+                    if (grace_lease_released_.load()) {
+                        grace_scanning_.store(false);
+                        return release_grace_lease();
+                    }
                     if (options_.stats) options_.stats->grace_scan();
                     grace_read_page(0);
                 });
 }
 
 void relay_service::release_grace_lease() {
+    grace_lease_released_.store(true);
     if (options_.instance_id.empty()) return;
     static const store::script release{std::string(lua::grace_release)};
     redis_.eval(release, {grace_lease_key()}, {options_.instance_id},

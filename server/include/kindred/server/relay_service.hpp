@@ -111,7 +111,8 @@ public:
     // match or a message on the shared connection; a tick while a scan still runs is skipped.
     void grace_tick();
     // Hands the grace lease back if this instance holds it (server/lua/grace_release.lua), so
-    // another instance scans from its next tick: called when this one starts draining.
+    // another instance scans from its next tick: called when this one starts draining; from
+    // then on this instance neither takes nor renews it.
     void release_grace_lease();
     static constexpr std::size_t grace_checks_in_flight = 8;
     static constexpr std::size_t grace_page = 1000; // ids read per ZRANGE
@@ -153,6 +154,7 @@ private:
     event_bus& bus_;
     relay_service_options options_;
     std::atomic<bool> grace_scanning_{false};
+    std::atomic<bool> grace_lease_released_{false};
 };
 
 } // namespace kindred::server
