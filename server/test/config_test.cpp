@@ -191,6 +191,11 @@ TEST(Config, BadValuesFailNamingTheOption) {
         {{"--no-such-flag"}, {}, "no-such-flag"},
         {{"--threads"}, {}, "threads"},
         {{"stray"}, {}, "stray"},
+        // A token holding one of Boost's message placeholders once made the error message
+        // loop forever (the config fuzz target's find); it must fail like any other.
+        {{"--log-levelX=%original_token% x"}, {}, "log-levelX"},
+        {{"--no-such-flag=%option%"}, {}, "no-such-flag"},
+        {{"--threads", "%value%"}, {}, "threads"},
     };
     for (const auto& c : cases) {
         auto r = load(c.args, c.env);
