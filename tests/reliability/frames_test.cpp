@@ -169,6 +169,18 @@ protected:
         return others;
     }
 
+    // What a match sends the peer besides `matched` (shift, prekeys_low) is posted right after
+    // it by the thread that announced the match; on a server with two threads it can land
+    // after a later answer on the peer's connection (seen once in CI: after the f0 fence's
+    // pong). Fences after the match leave those two out.
+    static std::vector<ws_frame> without_match_events(std::vector<ws_frame> frames) {
+        std::erase_if(frames, [](const ws_frame& f) {
+            const auto type = str(object_of(f), "type");
+            return type == "shift" || type == "prekeys_low";
+        });
+        return frames;
+    }
+
     std::string send_json(const std::string& conv, int seq) {
         json::object copy{{"to", "peer"}, {"nonce", rand_b64(24)}, {"ciphertext", rand_b64(48)}};
         json::object o{{"type", "send"},
@@ -273,7 +285,7 @@ TEST_F(Frames, HandshakeNegativesAreRefusedWithTheRightStatus) {
             << c.name << ": answered a frame after refusing the upgrade: " << after.payload;
     }
     EXPECT_EQ(session_keys(), sessions_before) << "a refused handshake left a session";
-    for (auto& f : fence(peer, "fp"))
+    for (auto& f : without_match_events(fence(peer, "fp")))
         ADD_FAILURE() << "the peer got " << f.text;
     for (auto& f : fence(seeker_ws, "fs"))
         ADD_FAILURE() << "the seeker got " << f.text;
@@ -404,7 +416,7 @@ TEST_F(Frames, HostileFramesInAConversationFanNothingOut) {
         expect_close_after(s, c.bytes(send_json(conv.conversation_id, ++seq)), c.close_code,
                            c.name);
     }
-    for (auto& f : fence(peer, "f1"))
+    for (auto& f : without_match_events(fence(peer, "f1")))
         ADD_FAILURE() << "the peer got " << f.text;
     // Nothing was stored: the peer's sync is empty.
     auto synced = peer.request(R"({"type":"sync","id":"y","conversation_id":")" +
