@@ -21,7 +21,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -431,16 +430,23 @@ struct matching_service::peer_reads {
 // asked for at once and joined here.
 struct matching_service::early_match {
     std::string session, peer_id;
-    std::atomic<int> left{3}; // the create, the reads, the claim's outcome
     bool created = false;
     std::shared_ptr<peer_reads> reads;
-    std::function<void(early_match&)> then; // set by the outcome, before its step
-    // One of the three is in; the last runs `then`. Each writes its part before its step
-    // (acquire-release on the count), so `then` sees all three.
-    static void step(const std::shared_ptr<early_match>& e) {
-        if (e->left.fetch_sub(1, std::memory_order_acq_rel) == 1) e->then(*e);
-    }
+    std::function<void(early_match&)> then; // set by the outcome, before its one_done
+    // after_all(3): the create, the reads, the claim's outcome; the last runs `then`. Each
+    // writes its part before its call, so `then` sees all three.
+    std::function<void()> one_done;
 };
+
+std::shared_ptr<matching_service::early_match>
+matching_service::take_early(const std::string& conversation_id) {
+    std::lock_guard lock(mutex_);
+    auto it = early_.find(conversation_id);
+    if (it == early_.end()) return nullptr;
+    auto e = std::move(it->second);
+    early_.erase(it);
+    return e;
+}
 
 void matching_service::on_match(const matching::match_record& record) {
     const auto claimed = steady::now();
@@ -460,21 +466,14 @@ void matching_service::on_match(const matching::match_record& record) {
         options_.on_matched(record.session, record.conversation_id, record.peer_id);
     if (options_.insights) options_.insights->matched(record);
     if (!options_.conversations) return announce(record);
-    std::shared_ptr<early_match> early;
-    {
-        std::lock_guard lock(mutex_);
-        if (auto it = early_.find(record.conversation_id); it != early_.end()) {
-            early = std::move(it->second);
-            early_.erase(it);
-        }
-    }
+    auto early = take_early(record.conversation_id);
     if (!early) return create_and_read(record, claimed, 0);
     early->then = [this, record, claimed](early_match& e) {
         if (e.created) return conversation_ready(record, *e.reads, claimed);
         // The early create met Redis trouble: the usual tries, from the second.
         create_and_read(record, claimed, 1);
     };
-    early_match::step(early);
+    early->one_done();
 }
 
 void matching_service::claim_sent(const std::string& conversation_id, const std::string& session,
@@ -483,6 +482,8 @@ void matching_service::claim_sent(const std::string& conversation_id, const std:
     auto e = std::make_shared<early_match>();
     e->session = session;
     e->peer_id = peer_id;
+    // A plain pointer: whoever makes the last call holds `e`.
+    e->one_done = after_all(3, [raw = e.get()] { raw->then(*raw); });
     {
         std::lock_guard lock(mutex_);
         early_[conversation_id] = e;
@@ -493,11 +494,11 @@ void matching_service::claim_sent(const std::string& conversation_id, const std:
     options_.conversations->create(conversation_id, relay::parties{session, peer_id, {}}, now_ms(),
                                    [e](boost::system::error_code ec, relay::create_result) {
                                        e->created = !ec;
-                                       early_match::step(e);
+                                       e->one_done();
                                    });
     read_peer(peer_id, [e](std::shared_ptr<peer_reads> r) {
         e->reads = std::move(r);
-        early_match::step(e);
+        e->one_done();
     });
 }
 
@@ -505,14 +506,7 @@ void matching_service::claim_lost(const std::string& conversation_id, matching::
     // Unknown (the claim's answer was lost): the store settles it later with on_match or
     // refused, which find the early work still here.
     if (why == matching::claim_loss::unknown) return;
-    std::shared_ptr<early_match> e;
-    {
-        std::lock_guard lock(mutex_);
-        if (auto it = early_.find(conversation_id); it != early_.end()) {
-            e = std::move(it->second);
-            early_.erase(it);
-        }
-    }
+    auto e = take_early(conversation_id);
     if (!e) return;
     // Discarded even when the create answered an error: after a timeout it may have run, and
     // a conversation left behind would be listed to both parties until the hard limit.
@@ -520,7 +514,7 @@ void matching_service::claim_lost(const std::string& conversation_id, matching::
     e->then = [this, conversation_id](early_match& done) {
         discard_early(conversation_id, relay::parties{done.session, done.peer_id, {}}, 0);
     };
-    early_match::step(e);
+    e->one_done();
 }
 
 void matching_service::discard_early(const std::string& conversation_id, relay::parties parties,

@@ -181,6 +181,8 @@ private:
     // Work started by claim_sent, waiting for three things: the create, the peer's reads and
     // the claim's outcome (which sets `then`). Defined in the .cpp.
     struct early_match;
+    // Removes and returns what claim_sent started for this conversation (null if nothing).
+    std::shared_ptr<early_match> take_early(const std::string& conversation_id);
     // A claimed match that cannot be announced (its conversation or the peer's keys could not
     // be set up): ended, the peer's slot released, the seeker re-queued first.
     void undo_match(const matching::match_record& record, bool avoid_peer);
